@@ -1,0 +1,180 @@
+"""The pipeline config (`pipelines/*.yaml`) as a validated model.
+
+Relative input paths are resolved against the YAML file's directory. Any unknown key, wrong type
+or missing input file is a `ConfigError` whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A pipeline config is unreadable or invalid."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalSource(_Model):
+    kind: Literal["local"]
+    path: Path
+    name: str | None = None
+    license: str | None = Field(None, description="SPDX id overriding the detected license")
+
+
+class GitSource(_Model):
+    kind: Literal["git"]
+    url: str
+    ref: str = "HEAD"
+    name: str | None = None
+    license: str | None = None
+    clone_timeout_s: float = 300.0
+
+
+Source = Annotated[Union[LocalSource, GitSource], Field(discriminator="kind")]
+
+
+class LicensePolicy(_Model):
+    allow: list[str] = Field(
+        default_factory=lambda: [
+            "MIT", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Unlicense",
+            "0BSD", "Zlib", "PSF-2.0", "CC0-1.0",
+        ]
+    )
+    allow_copyleft: bool = False
+    allow_unknown: bool = False
+
+
+class MineConfig(_Model):
+    max_file_bytes: int = Field(512_000, gt=0)
+    allowed_imports: list[str] = Field(
+        default_factory=lambda: ["torch", "numpy", "math", "einops", "typing", "functools",
+                                 "collections", "itertools", "dataclasses", "enum", "abc",
+                                 "__future__", "triton", "operator", "numbers"]
+    )
+
+
+class ReplayBackend(_Model):
+    kind: Literal["replay"]
+    path: Path
+
+
+Backend = Annotated[Union[ReplayBackend], Field(discriminator="kind")]
+
+
+class SynthConfig(_Model):
+    backends: list[Backend] = Field(default_factory=list)
+
+
+class VerifyConfig(_Model):
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    trials: int = Field(5, ge=1, le=100)
+    timeout_s: float = Field(120.0, gt=0)
+    memory_mb: int = Field(8192, ge=512)
+    workers: int = Field(2, ge=1, le=64)
+    lenient: bool = False
+
+
+class PublishConfig(_Model):
+    target: Literal["local"] = "local"
+    path: Path | None = Field(None, description="release root; default WORKDIR/releases/NAME")
+    dataset_name: str | None = None
+
+
+class PipelineConfig(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    sources: list[Source] = Field(min_length=1)
+    license_policy: LicensePolicy = Field(default_factory=LicensePolicy)
+    mine: MineConfig = Field(default_factory=MineConfig)
+    synth: SynthConfig = Field(default_factory=SynthConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    # not read from YAML: where the file is, and the hash of its contents
+    config_path: Path = Field(Path("."), exclude=True)
+    config_hash: str = Field("", exclude=True)
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read, validate and resolve a pipeline config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: pipeline config not found")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    for reserved in ("config_path", "config_hash"):
+        if reserved in raw:
+            raise ConfigError(f"{path}: {reserved}: unknown key")
+    try:
+        cfg = PipelineConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_describe(path, e)) from None
+    cfg = _resolve_paths(cfg, path.resolve().parent)
+    _check_files(cfg, path)
+    canonical = json.dumps(raw, sort_keys=True, default=str)
+    return cfg.model_copy(update={"config_path": path.resolve(),
+                                  "config_hash": hashlib.sha256(canonical.encode()).hexdigest()[:16]})
+
+
+def _describe(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid pipeline config"]
+    for e in err.errors():
+        loc = _location(e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key")
+        elif e["type"] == "missing":
+            lines.append(f"  {loc}: required key is missing")
+        else:
+            lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _location(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("local", "git", "replay"):  # pydantic's discriminator tag, not a key
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
+    def fix(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p).resolve()
+
+    sources = [s.model_copy(update={"path": fix(s.path)}) if isinstance(s, LocalSource) else s
+               for s in cfg.sources]
+    backends = [b.model_copy(update={"path": fix(b.path)}) for b in cfg.synth.backends]
+    publish = cfg.publish
+    if publish.path is not None:
+        publish = publish.model_copy(update={"path": fix(publish.path)})
+    return cfg.model_copy(update={
+        "sources": sources,
+        "synth": cfg.synth.model_copy(update={"backends": backends}),
+        "publish": publish,
+    })
+
+
+def _check_files(cfg: PipelineConfig, path: Path) -> None:
+    for i, s in enumerate(cfg.sources):
+        if isinstance(s, LocalSource) and not s.path.is_dir():
+            raise ConfigError(f"{path}: sources[{i}].path: directory {s.path} does not exist")
+    for i, b in enumerate(cfg.synth.backends):
+        if isinstance(b, ReplayBackend) and not b.path.is_file():
+            raise ConfigError(f"{path}: synth.backends[{i}].path: file {b.path} does not exist")

@@ -1,0 +1,143 @@
+"""Turn one parsed file into canonical problems (KernelBench form) and kernel records.
+
+A file is canonicalised when it defines its own inputs (`get_inputs`, optionally
+`get_init_inputs`): the entry module (a class named `Model`, else the last nn.Module class) is
+renamed `Model`, and only the statements it and the input functions need are kept. Modules of
+files without inputs are rejected with a reason (shape inference is a later stage).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from kcorpus import optypes
+from kcorpus.ids import code_id
+from kcorpus.mine import extract
+
+INPUT_FUNCS = ("get_inputs", "get_init_inputs")
+
+
+@dataclass
+class Reject:
+    item: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class Problem:
+    entry_point: str
+    code: str
+    line_start: int
+    line_end: int
+    module_classes: int
+
+
+def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str]
+                       ) -> tuple[list[Problem], list[Reject]]:
+    modules = extract.module_classes(idx)
+    if not modules:
+        return [], []
+    if "get_inputs" not in extract.function_names(idx):
+        return [], [Reject(m.name, "no_inputs", "the file defines no get_inputs()")
+                    for m in modules]
+    entry = next((m for m in modules if m.name == "Model"), modules[-1])
+    rejects = [Reject(m.name, "not_entry", f"the file's entry module is {entry.name}")
+               for m in modules if m is not entry]
+    roots = {entry.name, *(f for f in INPUT_FUNCS if f in extract.function_names(idx))}
+    keep, unresolved = extract.closure(idx, roots)
+    problem = _check_closure(idx, keep, unresolved, allowed_imports, entry.name)
+    if isinstance(problem, Reject):
+        return [], rejects + [problem]
+    code = extract.render(idx, keep)
+    if entry.name != "Model":
+        code = extract.rename(code, entry.name, "Model")
+    if "get_init_inputs" not in roots:
+        code += "\n\ndef get_init_inputs():\n    return []\n"
+    used = [m for m in modules if any(m.name in idx.statements[i].binds for i in keep)]
+    rejects = [r for r in rejects if r.item not in {m.name for m in used}]
+    return [Problem(entry.name, code, entry.lineno, entry.end_lineno, len(used))], rejects
+
+
+def _check_closure(idx: extract.FileIndex, keep: list[int], unresolved: set[str],
+                   allowed: set[str], entry: str) -> Reject | None:
+    if unresolved:
+        return Reject(entry, "unresolved_names",
+                      f"uses names the file does not define: {', '.join(sorted(unresolved))}")
+    if "Model" in {n for i in keep for n in idx.statements[i].binds} - {entry} and entry != "Model":
+        return Reject(entry, "name_conflict", "another definition is already called Model")
+    for i in keep:
+        for mod in extract.import_modules(idx.statements[i].node):
+            if mod == ".":
+                return Reject(entry, "relative_import", "needs a relative import")
+            if mod not in allowed:
+                return Reject(entry, "import_not_allowed", f"imports {mod}")
+    return None
+
+
+@dataclass
+class Kernel:
+    name: str
+    decorators: list[str]
+    launchers: list[str]
+    code: str
+    line_start: int
+    line_end: int
+
+
+def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str]
+                      ) -> tuple[list[Kernel], list[Reject]]:
+    out, rejects = [], []
+    for fn, kinds in extract.kernel_functions(idx):
+        launch = extract.launchers(idx, fn.name)
+        keep, unresolved = extract.closure(idx, {fn.name, *launch})
+        bad = _check_closure(idx, keep, unresolved, allowed_imports, fn.name)
+        if bad is not None:
+            rejects.append(bad)
+            continue
+        start = min([fn.lineno] + [d.lineno for d in fn.decorator_list])
+        out.append(Kernel(fn.name, kinds, launch, extract.render(idx, keep), start, fn.end_lineno))
+    return out, rejects
+
+
+def problem_row(p: Problem, source_id: str, path: str) -> dict:
+    cats = optypes.op_types(p.code)
+    return {
+        "problem_id": code_id(p.code),
+        "source_id": source_id,
+        "origin_path": path,
+        "line_start": p.line_start,
+        "line_end": p.line_end,
+        "entry_point": p.entry_point,
+        "code": p.code,
+        "inputs_origin": "defined",
+        "op_types": cats,
+        "level": optypes.level(cats, p.module_classes),
+        "input_signature": None,
+        "flops": None,
+        "bytes_moved": None,
+        "degenerate_flags": [],
+    }
+
+
+def kernel_row(k: Kernel, source_id: str, path: str) -> dict:
+    return {
+        "kernel_id": code_id(k.code, k.name),
+        "source_id": source_id,
+        "origin_path": path,
+        "line_start": k.line_start,
+        "line_end": k.line_end,
+        "name": k.name,
+        "decorators": k.decorators,
+        "launchers": k.launchers,
+        "code": k.code,
+    }
+
+
+def parse_ok(code: str) -> bool:
+    try:
+        ast.parse(code)
+        return True
+    except SyntaxError:
+        return False

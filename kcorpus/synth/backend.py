@@ -1,0 +1,55 @@
+"""The interface every synthesis backend implements, and the candidate row it leads to."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from kcorpus.ids import code_id, content_id
+from kcorpus.synth.parse import extract_program
+
+
+@dataclass
+class Completion:
+    """One completion for one problem, with the generator that produced it."""
+
+    problem_id: str
+    text: str
+    backend: str
+    model: str
+    model_revision: str = ""
+    prompt_template: str = ""
+    prompt_hash: str = ""
+    sampling: dict = field(default_factory=dict)
+    turn: int = 0
+    parent_candidate_id: str | None = None
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, problems: list[dict]) -> tuple[list[Completion], list[dict]]:
+        """Completions for `problems` (rows of the problems table), and reject rows."""
+        ...
+
+
+def candidate_row(c: Completion) -> dict:
+    code = extract_program(c.text)
+    cid = code_id(code, c.problem_id) if code else content_id(c.problem_id, "raw", c.text)
+    return {
+        "candidate_id": cid,
+        "problem_id": c.problem_id,
+        "code": code,
+        "completion": c.text,
+        "backend": c.backend,
+        "model": c.model,
+        "model_revision": c.model_revision,
+        "prompt_template": c.prompt_template,
+        "prompt_hash": c.prompt_hash,
+        "sampling": json.dumps(c.sampling, sort_keys=True),
+        "turn": c.turn,
+        "parent_candidate_id": c.parent_candidate_id,
+        "created_at": datetime.now(timezone.utc),
+    }

@@ -1,0 +1,35 @@
+"""Failure codes and the verifier version (standard library only: GPU workers import this)."""
+
+VERIFIER_VERSION = "0.1.0"
+
+# static stage
+NO_CODE = "NO_CODE"                        # the completion holds no program
+PARSE_ERROR = "PARSE_ERROR"                # the program does not parse
+NO_MODELNEW = "NO_MODELNEW"                # no class ModelNew
+NO_KERNEL = "NO_KERNEL"                    # no @triton.jit kernel
+UNREACHABLE_KERNEL = "UNREACHABLE_KERNEL"  # kernels exist but forward cannot launch any
+FORBIDDEN_IMPORT = "FORBIDDEN_IMPORT"      # imports outside torch/triton/math/...
+FORBIDDEN_CALL = "FORBIDDEN_CALL"          # eval/exec/open/getattr with a built name/...
+TRY_EXCEPT = "TRY_EXCEPT"                  # try/except: a fallback path around the kernel
+USES_REFERENCE = "USES_REFERENCE"          # calls or subclasses the reference Model
+SIDE_STREAM = "SIDE_STREAM"                # threads or CUDA streams
+PATCHING = "PATCHING"                      # assigns into torch/triton/time/... modules
+TORCH_OPS = "TORCH_OPS"                    # torch compute ops in forward (unless lenient)
+# compile and run stage
+REFERENCE_ERROR = "REFERENCE_ERROR"        # the reference itself failed: the problem is broken
+COMPILE_ERROR = "COMPILE_ERROR"            # the program or a kernel failed to build
+RUNTIME_ERROR = "RUNTIME_ERROR"            # forward raised
+STATE_DICT_MISMATCH = "STATE_DICT_MISMATCH"  # reference weights do not load into ModelNew
+CRASH = "CRASH"                            # the sandbox process died
+TIMEOUT = "TIMEOUT"                        # the sandbox process ran past its time limit
+OOM = "OOM"                                # out of memory
+# correctness stage
+NO_TRITON_LAUNCH = "NO_TRITON_LAUNCH"      # forward launched no Triton kernel
+MISMATCH = "MISMATCH"                      # outputs differ beyond tolerance
+NONFINITE = "NONFINITE"                    # NaN or Inf where the reference is finite
+SHAPE_MISMATCH = "SHAPE_MISMATCH"          # output structure, shape or dtype differs
+INPUT_MUTATION = "INPUT_MUTATION"          # forward changed its inputs
+OUTPUT_ALIAS = "OUTPUT_ALIAS"              # an output shares storage with an input
+NOT_A_TENSOR = "NOT_A_TENSOR"              # an output is a tensor subclass, lazy or storage-less
+
+STAGES = ("static", "compile", "correctness", "timing")

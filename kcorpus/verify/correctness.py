@@ -1,0 +1,140 @@
+"""Inputs, weights and output comparison for the correctness stage (torch only).
+
+Tolerances by dtype (atol, rtol): fp64 1e-6, fp32 1e-4, tf32 1e-3, fp16/bf16 1e-2. An output
+passes when every element is within `atol + rtol * |ref|` and, so that near-zero problems cannot
+be passed by returning zeros, the largest error is at most `MAGNITUDE_FACTOR * rtol` times the
+largest reference magnitude.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from kcorpus.verify import codes
+
+TOLERANCES = {
+    torch.float64: (1e-6, 1e-6),
+    torch.float32: (1e-4, 1e-4),
+    torch.float16: (1e-2, 1e-2),
+    torch.bfloat16: (1e-2, 1e-2),
+}
+TF32_TOLERANCE = (1e-3, 1e-3)
+MAGNITUDE_FACTOR = 10.0
+DISTRIBUTIONS = ("given", "scaled", "uniform", "offset")
+
+
+class CheckFailed(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def draw_inputs(get_inputs, seed: int, dist: str) -> list:
+    """get_inputs() under `seed`, floating tensors redrawn from distribution `dist`."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed + 7919)
+    return [_redraw(x, dist, gen) for x in get_inputs()]
+
+
+def _redraw(x, dist: str, gen: torch.Generator):
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point()) or dist == "given":
+        return x
+    if dist == "scaled":
+        return x * 3.0
+    if dist == "uniform":
+        return (torch.rand(x.shape, generator=gen, dtype=x.dtype) * 4 - 2).to(x.device)
+    return x * 0.5 + 1.0  # offset: mostly positive, away from zero
+
+
+def perturb_weights(model: torch.nn.Module, seed: int) -> None:
+    """Move every floating parameter away from its initial value (ones, zeros, kaiming...)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.is_floating_point():
+                scale = p.detach().abs().mean().item() * 0.5 + 0.05
+                noise = torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device)
+                p.add_(noise * scale)
+
+
+def clone_all(xs: list) -> list:
+    return [x.clone() if isinstance(x, torch.Tensor) else x for x in xs]
+
+
+def flatten(out) -> list:
+    if isinstance(out, (tuple, list)):
+        return [y for x in out for y in flatten(x)]
+    return [out]
+
+
+def check_inputs_unchanged(before: list, after: list) -> None:
+    for i, (a, b) in enumerate(zip(before, after)):
+        if isinstance(a, torch.Tensor) and not torch.equal(a.nan_to_num(), b.nan_to_num()):
+            raise CheckFailed(codes.INPUT_MUTATION, f"forward changed input {i}")
+
+
+def check_fresh(outputs: list, inputs: list) -> None:
+    """Outputs must be plain tensors with storage, not aliasing any input."""
+    in_ptrs = {x.untyped_storage().data_ptr() for x in inputs
+               if isinstance(x, torch.Tensor) and x.numel() > 0}
+    for i, o in enumerate(outputs):
+        if not isinstance(o, torch.Tensor):
+            continue
+        if type(o) is not torch.Tensor:
+            raise CheckFailed(codes.NOT_A_TENSOR, f"output {i} is a {type(o).__name__}, "
+                              "not a plain torch.Tensor")
+        try:
+            ptr = o.untyped_storage().data_ptr()
+        except (RuntimeError, NotImplementedError) as e:
+            raise CheckFailed(codes.NOT_A_TENSOR, f"output {i} has no storage: {e}") from None
+        if o.numel() > 0 and ptr in in_ptrs:
+            raise CheckFailed(codes.OUTPUT_ALIAS, f"output {i} shares storage with an input")
+
+
+@dataclass
+class Errors:
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+
+
+def compare(ref_out: list, cand_out: list, tf32: bool, errors: Errors) -> None:
+    if len(ref_out) != len(cand_out):
+        raise CheckFailed(codes.SHAPE_MISMATCH,
+                          f"{len(cand_out)} outputs, the reference returns {len(ref_out)}")
+    for i, (r, c) in enumerate(zip(ref_out, cand_out)):
+        if not isinstance(r, torch.Tensor):
+            r = torch.as_tensor(r)
+            c = torch.as_tensor(c) if not isinstance(c, torch.Tensor) else c
+        if not isinstance(c, torch.Tensor):
+            raise CheckFailed(codes.SHAPE_MISMATCH, f"output {i} is a {type(c).__name__}")
+        if r.shape != c.shape or r.dtype != c.dtype:
+            raise CheckFailed(codes.SHAPE_MISMATCH, f"output {i}: {tuple(c.shape)} {c.dtype}, "
+                              f"expected {tuple(r.shape)} {r.dtype}")
+        _compare_tensor(i, r.detach(), c.detach(), tf32, errors)
+
+
+def _compare_tensor(i: int, r: torch.Tensor, c: torch.Tensor, tf32: bool, errors: Errors) -> None:
+    if not r.is_floating_point():
+        if not torch.equal(r, c):
+            raise CheckFailed(codes.MISMATCH, f"output {i}: integer values differ")
+        return
+    if not torch.isfinite(c).all():
+        raise CheckFailed(codes.NONFINITE, f"output {i} has NaN or Inf")
+    atol, rtol = TF32_TOLERANCE if tf32 and r.dtype == torch.float32 else TOLERANCES.get(
+        r.dtype, (1e-2, 1e-2))
+    r64, c64 = r.double(), c.double()
+    err = (c64 - r64).abs()
+    max_err = err.max().item() if err.numel() else 0.0
+    magnitude = r64.abs().max().item() if r64.numel() else 0.0
+    rel = max_err / magnitude if magnitude > 0 else (0.0 if max_err == 0 else float("inf"))
+    errors.max_abs = max(errors.max_abs, max_err)
+    errors.max_rel = max(errors.max_rel, rel)
+    bad = (err > atol + rtol * r64.abs()).sum().item()
+    if bad:
+        raise CheckFailed(codes.MISMATCH, f"output {i}: {bad} of {err.numel()} elements off, "
+                          f"max abs error {max_err:.3g}, max relative {rel:.3g}")
+    if rel > MAGNITUDE_FACTOR * rtol:
+        raise CheckFailed(codes.MISMATCH, f"output {i}: max error {max_err:.3g} is {rel:.3g} of "
+                          f"the output's magnitude {magnitude:.3g}")

@@ -1,0 +1,1 @@
+"""Model building blocks. Import the individual modules directly."""

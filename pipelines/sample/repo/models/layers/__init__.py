@@ -1,0 +1,1 @@
+"""Normalization, gating and similarity layers."""
