@@ -73,15 +73,14 @@ class Catalog:
     # -- schema ------------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
-        row = self.con.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0])
+        return int(self.scalar("SELECT value FROM _meta WHERE key = 'schema_version'"))
 
     def _migrate(self) -> None:
         want = schema.catalog_schema_version()
         with self.transaction():
             self.con.execute("CREATE TABLE IF NOT EXISTS _meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-            row = self.con.execute("SELECT value FROM _meta WHERE key='schema_version'").fetchone()
-            have = int(row[0]) if row else want
+            row = self.scalar("SELECT value FROM _meta WHERE key = 'schema_version'")
+            have = int(row) if row is not None else want
             if have > want:
                 raise CatalogError(
                     f"{self.path}: catalog schema version {have} is newer than this kcorpus "
@@ -131,14 +130,19 @@ class Catalog:
             self.con.unregister("_incoming")
         return self.count(table) - before
 
+    def scalar(self, query: str, params: list | None = None):
+        """The first value of the first row (None when there is no row)."""
+        rows = self.con.execute(query, params or []).fetchall()  # fetch all: no open result
+        return rows[0][0] if rows else None
+
     def count(self, table: str) -> int:
-        return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        return self.scalar(f'SELECT count(*) FROM "{table}"')
 
     def counts(self) -> dict[str, int]:
         return {name: self.count(name) for name in schema.tables()}
 
-    def sql(self, query: str, params: list | None = None) -> pa.Table:
-        return self.con.execute(query, params or []).fetch_arrow_table()
+    def sql(self, query: str, params: list | dict | None = None) -> pa.Table:
+        return self.con.sql(query, params=params or None).to_arrow_table()
 
     def rows(self, query: str, params: list | None = None) -> list[dict]:
         return self.sql(query, params).to_pylist()

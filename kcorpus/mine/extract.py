@@ -69,7 +69,33 @@ def _binds(node: ast.stmt) -> set[str]:
 
 
 def _uses(node: ast.stmt) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """Names the statement reads from the module scope (reads minus names bound locally)."""
+    loads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loads - _local_names(node)
+
+
+def _local_names(node: ast.stmt) -> set[str]:
+    local: set[str] = set()
+    declared_global: set[str] = set()
+    for scope in ast.walk(node):
+        if isinstance(scope, ast.comprehension):
+            local |= {n.id for n in ast.walk(scope.target) if isinstance(n, ast.Name)}
+        if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        a = scope.args
+        local |= {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x}
+        for n in ast.walk(scope):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+                local.add(n.id)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                local |= {(x.asname or x.name).split(".")[0] for x in n.names}
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                local.add(n.name)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n is not scope:
+                local.add(n.name)
+            elif isinstance(n, ast.Global):
+                declared_global |= set(n.names)
+    return local - declared_global
 
 
 def closure(idx: FileIndex, roots: set[str]) -> tuple[list[int], set[str]]:

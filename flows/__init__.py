@@ -1,0 +1,1 @@
+"""Prefect flows: thin wrappers that order kcorpus stages and report on them."""

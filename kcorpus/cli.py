@@ -1,0 +1,111 @@
+"""The `kcorpus` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kcorpus.catalog import Catalog, CatalogError
+from kcorpus.config import ConfigError, load_config
+from kcorpus.stages import catalog_path
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Build, verify and publish PyTorch-to-Triton training corpora.")
+out = Console()
+err = Console(stderr=True)
+
+WorkdirOpt = typer.Option(Path(os.environ.get("KCORPUS_WORKDIR", ".kcorpus")), "--workdir",
+                          "-w", help="where the catalog and releases live (env KCORPUS_WORKDIR)")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipelines/*.yaml)"),
+            workdir: Path = WorkdirOpt) -> None:
+    """Run every stage of PIPELINE (mine, synth, verify, dedup, publish) as a Prefect flow."""
+    try:
+        cfg = load_config(pipeline)
+        Catalog(catalog_path(workdir)).close()  # a locked or foreign catalog fails here, clearly
+    except (ConfigError, CatalogError) as e:
+        _fail(str(e))
+    from flows.rebuild import rebuild as rebuild_flow
+
+    results = rebuild_flow(str(pipeline), str(workdir.resolve()))
+    table = Table(title=f"rebuild {cfg.name}")
+    for col in ("stage", "count", "value"):
+        table.add_column(col)
+    for stage, counts in results.items():
+        for key, value in counts.items():
+            table.add_row(stage, key, str(value))
+    out.print(table)
+
+
+@app.command()
+def status(workdir: Path = WorkdirOpt,
+           as_json: bool = typer.Option(False, "--json", help="one JSON object")) -> None:
+    """Row counts of every catalog table and the list of releases."""
+    try:
+        with Catalog(catalog_path(workdir), read_only=True) as cat:
+            counts = cat.counts()
+            releases = cat.rows("SELECT version, target, location AS path, created_at "
+                                "FROM releases ORDER BY created_at")
+    except CatalogError as e:
+        _fail(str(e))
+    if as_json:
+        print(json.dumps({"catalog": str(catalog_path(workdir)), "tables": counts,
+                          "releases": releases}, default=str))
+        return
+    table = Table(title=str(catalog_path(workdir)))
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    out.print(table)
+    for r in releases:
+        out.print(f"release {r['version']} ({r['target']}): {r['path']}")
+
+
+@app.command()
+def query(workdir: Path = WorkdirOpt,
+          release: Optional[Path] = typer.Option(None, help="release directory; default latest"),
+          config: str = typer.Option("pairs", help="pairs, problems, attempts or kernels"),
+          op: Optional[str] = typer.Option(None, help="op type, e.g. softmax"),
+          arch: Optional[str] = typer.Option(None, help="architecture, e.g. sm_90 or cpu"),
+          limit: int = typer.Option(20, help="rows to show (0: all)"),
+          as_json: bool = typer.Option(False, "--json", help="JSON lines, one row each")) -> None:
+    """Rows of a published release, filtered by op type and architecture."""
+    from kcorpus.query import QueryError, latest_release, query_release
+
+    try:
+        path = release or latest_release(catalog_path(workdir))
+        rows = query_release(path, config, op=op, arch=arch, limit=limit)
+    except (QueryError, CatalogError) as e:
+        _fail(str(e))
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r, default=str) + "\n")
+        return
+    table = Table(title=f"{path.name}/{config}: {len(rows)} rows")
+    cols = [c for c in ("pair_id", "candidate_id", "problem_id", "kernel_id", "entry_point",
+                        "name", "op_type", "arch", "passed", "failure_code", "repo_name",
+                        "origin_path", "speedup_eager") if rows and c in rows[0]]
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*(str(r[c])[:40] for c in cols))
+    out.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,55 @@
+"""The dataset card (README.md) of a release, rendered from `cards/dataset_card.md.j2`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import pyarrow as pa
+import yaml
+
+from kcorpus import schema
+
+CARD_DIR = Path(__file__).resolve().parents[2] / "cards"
+DEFAULT_CONFIG = "pairs"
+
+
+def yaml_header(data_files: dict[str, list[str]], license_ids: list[str]) -> str:
+    """The card's YAML: license, the configs with their data files, and their features."""
+    configs, infos = [], []
+    for name, files in data_files.items():
+        entry = {"config_name": name, "data_files": [{"split": "train", "path": files}]}
+        if name == DEFAULT_CONFIG:
+            entry["default"] = True
+        configs.append(entry)
+        infos.append({"config_name": name,
+                      "features": schema.config(name).datasets_features()._to_yaml_list()})
+    header = {"license": license_ids[0].lower() if len(license_ids) == 1 else "other",
+              "tags": ["code", "triton", "gpu-kernels", "kcorpus"],
+              "configs": configs, "dataset_info": infos}
+    return yaml.safe_dump(header, sort_keys=False).strip()
+
+
+def render(context: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(CARD_DIR), autoescape=False,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template("dataset_card.md.j2").render(**context)
+
+
+def statistics(tables: dict[str, pa.Table]) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    for name, t in tables.items():
+        con.register(name, t)
+    q = lambda sql: [dict(zip([d[0] for d in con.description], r))  # noqa: E731
+                     for r in con.execute(sql).fetchall()]
+    return {
+        "by_op_arch": q("SELECT op_type, arch, count(*) AS n FROM pairs GROUP BY ALL ORDER BY ALL"),
+        "verdict_counts": q("SELECT CASE WHEN passed THEN 'passed' ELSE failure_code END AS "
+                            "result, count(*) AS n FROM attempts GROUP BY ALL ORDER BY n DESC, 1"),
+        "licenses": q("SELECT license, count(DISTINCT repo_name) AS sources, "
+                      "(SELECT count(*) FROM pairs WHERE list_contains(pairs.licenses, "
+                      "a.license)) AS pairs FROM (SELECT license, repo_name FROM problems "
+                      "UNION SELECT license, repo_name FROM kernels) a GROUP BY ALL ORDER BY 1"),
+    }

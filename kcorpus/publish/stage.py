@@ -1,0 +1,85 @@
+"""The publish stage: build every config, and write a new release only when the rows changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from kcorpus import __version__, schema
+from kcorpus.catalog import Catalog
+from kcorpus.config import PipelineConfig
+from kcorpus.publish import card, local
+from kcorpus.publish.build import build_config
+from kcorpus.verify.codes import VERIFIER_VERSION
+
+
+def release_root(cfg: PipelineConfig, workdir: Path) -> Path:
+    return cfg.publish.path or (workdir / "releases" / cfg.name)
+
+
+def content_hash(tables: dict[str, pa.Table]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tables):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, tables[name].schema) as w:
+            w.write_table(tables[name])
+        h.update(name.encode() + b"\0" + sink.getvalue().to_pybytes())
+    return h.hexdigest()[:32]
+
+
+def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
+    tables = {name: build_config(catalog, name) for name in schema.configs()}
+    digest = content_hash(tables)
+    latest = catalog.rows("SELECT version, content_hash, location FROM releases "
+                          "ORDER BY created_at DESC LIMIT 1")
+    if latest and latest[0]["content_hash"] == digest:
+        return {"version": latest[0]["version"], "location": latest[0]["location"], "new": False}
+    root = release_root(cfg, workdir)
+    version = _next_version(catalog, root)
+    created = datetime.now(timezone.utc)
+    counts = {name: t.num_rows for name, t in tables.items()}
+    sources = catalog.rows("SELECT repo_name, kind, url, commit_sha, license FROM sources "
+                           "ORDER BY repo_name, commit_sha")
+    manifest = {"name": cfg.name, "version": version, "content_hash": digest,
+                "config_hash": cfg.config_hash, "counts": counts, "kcorpus_version": __version__,
+                "verifier_version": VERIFIER_VERSION, "created_at": created.isoformat(),
+                "sources": sources}
+    text = card.render(_card_context(cfg, tables, manifest, sources, root / version))
+    path = local.write_release(root, version, tables, text, manifest)
+    row = {"version": version, "content_hash": digest, "config_hash": cfg.config_hash,
+           "counts": json.dumps(counts), "target": "local", "location": str(path), "commit": "",
+           "tag": "", "created_at": created}
+    catalog.insert_new("releases", schema.table("releases").to_arrow([row]))
+    return {"version": version, "location": str(path), "new": True, "counts": counts}
+
+
+def _next_version(catalog: Catalog, root: Path) -> str:
+    used = [r["version"] for r in catalog.rows("SELECT version FROM releases")]
+    if root.is_dir():
+        used += [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    numbers = [int(v[1:]) for v in used if v.startswith("v") and v[1:].isdigit()]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def _card_context(cfg, tables, manifest, sources, path: Path) -> dict:
+    licenses = sorted({s["license"] for s in sources})
+    return {
+        "yaml_header": card.yaml_header(local.data_files(tables), licenses),
+        "name": cfg.publish.dataset_name or cfg.name,
+        "description": cfg.description,
+        "version": manifest["version"],
+        "created_at": manifest["created_at"],
+        "kcorpus_version": __version__,
+        "verifier_version": VERIFIER_VERSION,
+        "pipeline": cfg.name,
+        "config_hash": cfg.config_hash,
+        "configs": [{"name": n, "rows": t.num_rows, "default": n == card.DEFAULT_CONFIG,
+                     "description": schema.config(n).description} for n, t in tables.items()],
+        "sources": sources,
+        "load_path": str(path),
+        **card.statistics(tables),
+    }

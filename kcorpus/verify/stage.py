@@ -1,0 +1,106 @@
+"""The verify stage: a verdict for every candidate that has none for this verifier and device.
+
+Static checks run here (AST only); candidates that pass them go to sandboxed workers, `workers`
+at a time. Verdicts are written in small batches as they arrive, so a stage killed half-way
+keeps what it finished and a rerun verifies only the rest.
+"""
+
+from __future__ import annotations
+
+import platform
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
+
+from kcorpus import schema
+from kcorpus.catalog import Catalog
+from kcorpus.config import VerifyConfig
+from kcorpus.progress import bar
+from kcorpus.verify import sandbox, static
+from kcorpus.verify.codes import VERIFIER_VERSION
+
+BATCH = 8
+
+
+def resolve_device(device: str) -> tuple[str, str, str]:
+    """(device, gpu_arch, gpu_name) for 'cpu', 'cuda' or 'auto'."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("verify.device is 'cuda' but no CUDA GPU is visible")
+        major, minor = torch.cuda.get_device_capability()
+        return "cuda", f"sm_{major}{minor}", torch.cuda.get_device_name()
+    return "cpu", "cpu", platform.processor() or platform.machine()
+
+
+def pending(catalog: Catalog, arch: str) -> list[dict]:
+    return catalog.rows(
+        "SELECT c.candidate_id, c.code, p.code AS problem_code FROM candidates c "
+        "JOIN problems p USING (problem_id) WHERE NOT EXISTS (SELECT 1 FROM verdicts v "
+        "WHERE v.candidate_id = c.candidate_id AND v.verifier_version = ? AND v.gpu_arch = ?) "
+        "ORDER BY c.candidate_id", [VERIFIER_VERSION, arch])
+
+
+def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
+    device, arch, gpu_name = resolve_device(cfg.device)
+    todo = pending(catalog, arch)
+    context = _context(device, arch, gpu_name)
+    limits = sandbox.Limits(cfg.timeout_s, cfg.memory_mb)
+    counts = {"verdicts": 0, "passed": 0}
+    done: list[dict] = []
+
+    def record(verdict: dict) -> None:
+        done.append(verdict_row(verdict, context))
+        counts["passed"] += bool(verdict.get("passed"))
+        if len(done) >= BATCH:
+            counts["verdicts"] += _flush(catalog, done)
+
+    jobs = []
+    with bar(f"verify ({device})", total=len(todo)) as progress:
+        for row in todo:
+            result = static.check(row["code"], lenient=cfg.lenient)
+            if result.passed:
+                jobs.append({"id": row["candidate_id"], "problem_code": row["problem_code"],
+                             "candidate_code": row["code"], "device": device,
+                             "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient})
+                continue
+            record({"id": row["candidate_id"], "passed": False, "stage": "static",
+                    "failure_code": result.failure_code, "message": result.message,
+                    "static_flags": result.flags, "torch_ops": result.torch_ops})
+            progress.advance()
+        with ThreadPoolExecutor(max_workers=cfg.workers) as pool:
+            futures = [pool.submit(sandbox.run_job, job, limits) for job in jobs]
+            for fut in as_completed(futures):
+                record(fut.result())
+                progress.advance()
+    counts["verdicts"] += _flush(catalog, done)
+    return counts
+
+
+def _flush(catalog: Catalog, rows: list[dict]) -> int:
+    n = catalog.insert_new("verdicts", schema.table("verdicts").to_arrow(rows))
+    rows.clear()
+    return n
+
+
+def _context(device: str, arch: str, gpu_name: str) -> dict:
+    import torch
+    import triton
+
+    return {"device": device, "gpu_arch": arch, "gpu_name": gpu_name,
+            "interpreter": device == "cpu", "torch_version": torch.__version__,
+            "triton_version": triton.__version__, "driver": "", "tf32": False}
+
+
+def verdict_row(v: dict, context: dict) -> dict:
+    """A worker's verdict as a `verdicts` row; fields the worker did not report come from here."""
+    row = {name: None for name in schema.table("verdicts").column_names}
+    row.update(context)
+    row.update({k: v[k] for k in row if k in v and v[k] is not None})
+    row.update(candidate_id=v["id"], verifier_version=VERIFIER_VERSION,
+               gpu_arch=context["gpu_arch"], verified_at=datetime.now(timezone.utc))
+    row["static_flags"] = row["static_flags"] or []
+    row["torch_ops"] = row["torch_ops"] or []
+    return row
