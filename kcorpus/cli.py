@@ -16,6 +16,9 @@ from kcorpus.catalog import Catalog, CatalogError
 from kcorpus.config import ConfigError, load_config
 from kcorpus.stages import catalog_path
 
+# offline by default: Prefect's local server must not try to phone home
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Build, verify and publish PyTorch-to-Triton training corpora.")
 out = Console()

@@ -182,17 +182,21 @@ def import_modules(node: ast.stmt) -> list[str]:
     return []
 
 
+_BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.While,
+           ast.With, ast.Try)
+
+
 def render(idx: FileIndex, keep: list[int]) -> str:
     """The kept statements' original text (comments inside them included), in file order."""
     lines = idx.lines
     parts = ["\n".join(lines[idx.statements[i].start - 1: idx.statements[i].end]) for i in keep]
-    out, prev_import = [], False
+    out, prev_simple = [], False
     for i, text in zip(keep, parts):
-        is_import = isinstance(idx.statements[i].node, (ast.Import, ast.ImportFrom))
+        simple = not isinstance(idx.statements[i].node, _BLOCKS)
         if out:
-            out.append("\n" if (is_import and prev_import) else "\n\n\n")
+            out.append("\n" if (simple and prev_simple) else "\n\n\n")
         out.append(text)
-        prev_import = is_import
+        prev_simple = simple
     return "".join(out) + "\n"
 
 

@@ -14,16 +14,25 @@ CARD_DIR = Path(__file__).resolve().parents[2] / "cards"
 DEFAULT_CONFIG = "pairs"
 
 
-def yaml_header(data_files: dict[str, list[str]], license_ids: list[str]) -> str:
-    """The card's YAML: license, the configs with their data files, and their features."""
+def yaml_header(data_files: dict[str, list[str]], license_ids: list[str],
+                tables: dict[str, pa.Table], parquet_bytes: dict[str, int]) -> str:
+    """The card's YAML: license, the configs with their data files, features and sizes.
+
+    The sizes are what the Hub records too; `datasets` also keys its cache on them, so two
+    releases with the same directory name but different rows do not share a cache entry.
+    """
     configs, infos = [], []
     for name, files in data_files.items():
         entry = {"config_name": name, "data_files": [{"split": "train", "path": files}]}
         if name == DEFAULT_CONFIG:
             entry["default"] = True
         configs.append(entry)
+        t = tables[name]
         infos.append({"config_name": name,
-                      "features": schema.config(name).datasets_features()._to_yaml_list()})
+                      "features": schema.config(name).datasets_features()._to_yaml_list(),
+                      "splits": [{"name": "train", "num_bytes": t.nbytes,
+                                  "num_examples": t.num_rows}],
+                      "download_size": parquet_bytes[name], "dataset_size": t.nbytes})
     header = {"license": license_ids[0].lower() if len(license_ids) == 1 else "other",
               "tags": ["code", "triton", "gpu-kernels", "kcorpus"],
               "configs": configs, "dataset_info": infos}

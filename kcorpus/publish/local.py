@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,8 +26,9 @@ def shard_names(config: str, table: pa.Table, max_bytes: int = MAX_SHARD_BYTES) 
     return [f"{config}/train-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
 
 
-def write_release(root: Path, version: str, tables: dict[str, pa.Table], card: str,
-                  manifest: dict) -> Path:
+def write_release(root: Path, version: str, tables: dict[str, pa.Table],
+                  render_card: Callable[[dict[str, int]], str], manifest: dict) -> Path:
+    """Write the release; `render_card` gets the Parquet bytes of each config."""
     root.mkdir(parents=True, exist_ok=True)
     final = root / version
     if final.exists():
@@ -37,7 +39,8 @@ def write_release(root: Path, version: str, tables: dict[str, pa.Table], card: s
     try:
         for config, table in tables.items():
             _write_shards(tmp, config, table)
-        (tmp / "README.md").write_text(card)
+        sizes = {c: sum(f.stat().st_size for f in (tmp / c).glob("*.parquet")) for c in tables}
+        (tmp / "README.md").write_text(render_card(sizes))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         os.replace(tmp, final)
     except BaseException:

@@ -48,8 +48,12 @@ def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
                 "config_hash": cfg.config_hash, "counts": counts, "kcorpus_version": __version__,
                 "verifier_version": VERIFIER_VERSION, "created_at": created.isoformat(),
                 "sources": sources}
-    text = card.render(_card_context(cfg, tables, manifest, sources, root / version))
-    path = local.write_release(root, version, tables, text, manifest)
+    context = _card_context(cfg, tables, manifest, sources, root / version)
+    path = local.write_release(
+        root, version, tables,
+        lambda sizes: card.render({**context, "yaml_header": card.yaml_header(
+            local.data_files(tables), sorted({s["license"] for s in sources}), tables, sizes)}),
+        manifest)
     row = {"version": version, "content_hash": digest, "config_hash": cfg.config_hash,
            "counts": json.dumps(counts), "target": "local", "location": str(path), "commit": "",
            "tag": "", "created_at": created}
@@ -66,9 +70,7 @@ def _next_version(catalog: Catalog, root: Path) -> str:
 
 
 def _card_context(cfg, tables, manifest, sources, path: Path) -> dict:
-    licenses = sorted({s["license"] for s in sources})
     return {
-        "yaml_header": card.yaml_header(local.data_files(tables), licenses),
         "name": cfg.publish.dataset_name or cfg.name,
         "description": cfg.description,
         "version": manifest["version"],

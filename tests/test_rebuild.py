@@ -1,0 +1,115 @@
+"""The end-to-end rebuild of the sample pipeline, through the CLI and the Prefect flow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+
+from kcorpus import schema
+from tests.conftest import run_cli
+
+EXPECTED_CODE = {"pass": "", "mismatch": "MISMATCH", "compile_error": "COMPILE_ERROR",
+                 "runtime_error": "RUNTIME_ERROR", "crash": "CRASH", "no_kernel": "NO_KERNEL",
+                 "no_code": "NO_CODE"}
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory):
+    """One rebuild of a copy of the sample pipeline, shared by the tests of this module."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    base = tmp_path_factory.mktemp("rebuild")
+    shutil.copytree(ROOT / "pipelines", base / "pipelines")
+    workdir = base / "wd"
+    proc = run_cli("rebuild", str(base / "pipelines" / "sample.yaml"), "--workdir", str(workdir))
+    status = json.loads(run_cli("status", "--json", "--workdir", str(workdir)).stdout)
+    return base, workdir, proc, status
+
+
+def test_rebuild_prints_a_summary_and_leaves_a_release(rebuilt):
+    _, workdir, proc, status = rebuilt
+    assert "rebuild kcorpus-sample" in proc.stdout and "publish" in proc.stdout
+    assert status["tables"]["problems"] >= 15
+    assert status["tables"]["verdicts"] == status["tables"]["candidates"] >= 15
+    [release] = status["releases"]
+    assert release["version"] == "v1" and release["target"] == "local"
+    assert Path(release["path"], "manifest.json").is_file()
+    assert (Path(release["path"]).parent / "latest").resolve() == Path(release["path"]).resolve()
+
+
+def test_every_config_loads_with_datasets(rebuilt):
+    _, _, _, status = rebuilt
+    path = status["releases"][0]["path"]
+    for name in schema.configs():
+        ds = datasets.load_dataset(path, name, split="train")
+        assert ds.num_rows > 0, name
+        assert ds.features == schema.config(name).datasets_features(), name
+
+
+def test_pairs_are_verified_and_carry_provenance(rebuilt):
+    _, _, _, status = rebuilt
+    pairs = datasets.load_dataset(status["releases"][0]["path"], "pairs", split="train")
+    assert pairs.num_rows >= 10
+    for row in pairs:
+        assert row["repo_name"] == "example-labs/sample-models"
+        assert row["licenses"] == ["MIT"] and len(row["sha"]) == 64
+        assert row["origin_path"].endswith(".py") and row["entry_point"]
+        assert row["arch"] == "cpu" and row["interpreter"] is True
+        assert row["speedup_eager"] is None  # the interpreter gives no timing
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+        assert row["python_code"] in row["messages"][1]["content"]
+        assert "class Model(" in row["python_code"] and "def get_inputs" in row["python_code"]
+        assert "@triton.jit" in row["triton_code"]
+
+
+def test_every_kind_of_verdict_is_the_expected_one(rebuilt):
+    base, _, _, status = rebuilt
+    attempts = datasets.load_dataset(status["releases"][0]["path"], "attempts", split="train")
+    by_completion = {r["completion"]: r for r in attempts}
+    records = [json.loads(line) for line in
+               (base / "pipelines" / "sample" / "completions.jsonl").read_text().splitlines()]
+    seen = set()
+    for rec in records:
+        row = by_completion[rec["completion"]]
+        assert row["failure_code"] == EXPECTED_CODE[rec["expect"]], (rec["path"], row["message"])
+        assert row["passed"] == (rec["expect"] == "pass")
+        seen.add(rec["expect"])
+    assert seen == set(EXPECTED_CODE)
+
+
+def test_query_json_returns_rows(rebuilt):
+    _, workdir, _, _ = rebuilt
+    out = run_cli("query", "--json", "--workdir", str(workdir), "--limit", "0").stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) >= 10 and all(r["arch"] == "cpu" for r in rows)
+    softmax = run_cli("query", "--json", "--op", "softmax", "--workdir", str(workdir)).stdout
+    assert softmax.strip() and all("softmax" in json.loads(line)["op_types"]
+                                   for line in softmax.splitlines())
+
+
+def test_the_flow_leaves_a_markdown_artifact_of_counts(rebuilt):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["rebuild-kcorpus-sample"])))
+
+    artifacts = asyncio.run(read())
+    assert artifacts and artifacts[0].type == "markdown"
+    assert "| verify | verdicts |" in artifacts[0].data
+
+
+def test_a_second_rebuild_adds_no_row(rebuilt):
+    base, workdir, _, status = rebuilt
+    proc = run_cli("rebuild", str(base / "pipelines" / "sample.yaml"), "--workdir", str(workdir))
+    again = json.loads(run_cli("status", "--json", "--workdir", str(workdir)).stdout)
+    assert again == status
+    assert "False" in proc.stdout  # publish reports no new release
