@@ -46,12 +46,8 @@ def run_job(job: dict) -> dict:
                    static_flags=[], torch_ops=[], trials=0, triton_launches=0)
     try:
         _stages(job, verdict)
-    except MemoryError:
-        _fail(verdict, codes.OOM, "out of memory")
     except Exception as e:  # classified where raised; this is the backstop
-        import torch
-        code = codes.OOM if isinstance(e, torch.OutOfMemoryError) else codes.RUNTIME_ERROR
-        _fail(verdict, code, _describe(e))
+        _fail(verdict, _runtime_code(e), _describe(e))
     verdict["seconds"] = round(time.perf_counter() - t0, 4)
     return verdict
 
@@ -121,8 +117,7 @@ def _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, correctness
             with recorder:
                 cand_out = instrument.no_grad_forward(cand, cand_in)
         except Exception as e:
-            code = codes.COMPILE_ERROR if _is_compile_error(e) else codes.RUNTIME_ERROR
-            return _fail(verdict, code, _describe(e))
+            return _fail(verdict, _runtime_code(e), _describe(e))
         verdict["triton_launches"] = max(verdict["triton_launches"], counter.count)
         ops |= set(recorder.compute_ops())
         verdict["torch_ops"] = sorted(ops | set(verdict["torch_ops"]))
@@ -162,10 +157,18 @@ def _module(name: str, code: str) -> types.ModuleType:
     return mod
 
 
-def _is_compile_error(e: BaseException) -> bool:
+_COMPILE_ERRORS = {"CompilationError", "CompileTimeAssertionFailure", "InterpreterError",
+                   "UnsupportedLanguageConstruct"}
+_OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+def _runtime_code(e: BaseException) -> str:
+    """OOM, COMPILE_ERROR (Triton could not build or trace a kernel) or RUNTIME_ERROR."""
     names = {t.__name__ for t in type(e).__mro__}
-    return bool(names & {"CompilationError", "CompileTimeAssertionFailure", "InterpreterError",
-                         "UnsupportedLanguageConstruct"})
+    if isinstance(e, MemoryError) or "OutOfMemoryError" in names or any(
+            t in str(e).lower() for t in _OOM_TEXT):
+        return codes.OOM
+    return codes.COMPILE_ERROR if names & _COMPILE_ERRORS else codes.RUNTIME_ERROR
 
 
 def _describe(e: BaseException) -> str:

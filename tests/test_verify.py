@@ -1,0 +1,150 @@
+"""The verifier: static checks, the sandboxed worker, and the verify stage over a catalog.
+
+Candidates run only in sandboxed worker processes (Triton's interpreter on the CPU here).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kcorpus import schema
+from kcorpus.catalog import Catalog
+from kcorpus.config import VerifyConfig
+from kcorpus.verify import codes, sandbox, static
+from kcorpus.verify.stage import verify
+from tests.verify_cases import programs as P
+
+LIMITS = sandbox.Limits(timeout_s=60, memory_mb=8192)
+
+
+def job(candidate: str, problem: str = P.PROBLEM, **kw) -> dict:
+    return {"id": "c", "problem_code": problem, "candidate_code": candidate, "device": "cpu",
+            "trials": 5, "seed": 3, **kw}
+
+
+# -- static ------------------------------------------------------------------------------------
+
+STATIC_CASES = {
+    "": codes.NO_CODE,
+    "def broken(:\n": codes.PARSE_ERROR,
+    P.HEADER + P.KERNEL: codes.NO_MODELNEW,
+    P.HEADER + P.MODEL_NEW.replace("scale_relu[", "other["): codes.NO_KERNEL,
+    P.variant("        scale_relu[(triton.cdiv(n, 128),)](x, self.weight, out, n, "
+              "self.weight.numel(), BLOCK=128)\n", "        out.copy_(x)\n"):  # a decoy kernel
+        codes.UNREACHABLE_KERNEL,
+    "import os\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
+    P.variant("        x = x.contiguous()\n",
+              "        try:\n            x = x.contiguous()\n        except Exception:\n"
+              "            return torch.relu(x)\n"): codes.TRY_EXCEPT,
+    P.variant("class ModelNew(nn.Module)", "class ModelNew(Model)"): codes.USES_REFERENCE,
+    P.variant("        return out\n", "        torch.cuda.synchronize = lambda: None\n"
+              "        return out\n"): codes.PATCHING,
+    P.variant("        return out\n", "        s = torch.cuda.Stream()\n        return out\n"):
+        codes.SIDE_STREAM,
+    P.variant("        return out\n", "        return eval('out')\n"): codes.FORBIDDEN_CALL,
+    P.variant("        return out\n", "        return getattr(torch, 'rel' + 'u')(x)\n"):
+        codes.FORBIDDEN_CALL,
+    P.variant("        return out\n", "        return torch.matmul(out, out.t())\n"):
+        codes.TORCH_OPS,
+}
+
+
+@pytest.mark.parametrize("code, expected", list(STATIC_CASES.items()),
+                         ids=list(range(len(STATIC_CASES))))
+def test_static_rejections(code, expected):
+    result = static.check(code)
+    assert result.failure_code == expected, result.message
+
+
+def test_static_accepts_honest_code_whose_text_mentions_banned_words():
+    honest = P.HONEST.replace('"""Scale by the weight', '"""try: pass, import os, eval(); scale by the weight')
+    assert static.check(honest).passed
+    assert static.check(P.variant("        return out\n", "        return torch.relu(out)\n"),
+                        lenient=True).torch_ops == ["torch.relu"]
+
+
+# -- the sandboxed worker ----------------------------------------------------------------------
+
+def test_an_honest_candidate_passes_with_its_context():
+    v = sandbox.run_job(job(P.HONEST), LIMITS)
+    assert v["passed"] and v["stage"] == "correctness" and v["failure_code"] == ""
+    assert v["trials"] == 5 and v["triton_launches"] == 1 and v["torch_ops"] == []
+    assert v["interpreter"] is True and v["gpu_arch"] == "cpu" and v["torch_version"]
+
+
+@pytest.mark.parametrize("candidate, expected", [
+    (P.WRONG, codes.MISMATCH),
+    (P.SEGFAULT, codes.CRASH),
+    (P.HUGE_ALLOC, codes.OOM),
+    (P.TORCH_OPS, codes.TORCH_OPS),
+    (P.NO_LAUNCH, codes.NO_TRITON_LAUNCH),
+], ids=["mismatch", "segfault", "oom", "torch-ops", "no-launch"])
+def test_failures_become_verdicts(candidate, expected):
+    v = sandbox.run_job(job(candidate), LIMITS)
+    assert not v["passed"] and v["failure_code"] == expected, v["message"]
+
+
+def test_a_hanging_candidate_is_killed_at_its_time_limit():
+    v = sandbox.run_job(job(P.HANG), sandbox.Limits(timeout_s=8, memory_mb=8192))
+    assert v["failure_code"] == codes.TIMEOUT and not v["passed"]
+
+
+def test_lenient_mode_accepts_partial_conversions_and_lists_the_ops():
+    v = sandbox.run_job(job(P.TORCH_OPS, lenient=True), LIMITS)
+    assert v["passed"], v["message"]
+    assert {"mul", "add", "sub"} <= set(v["torch_ops"])
+
+
+def test_the_sandbox_sees_no_tokens(monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    leak = P.PROBLEM.replace("def get_init_inputs():", "import os\nraise RuntimeError("
+                             "'env=' + str(sorted(k for k in os.environ if 'TOKEN' in k)) + "
+                             "' cwd=' + os.getcwd())\n\ndef get_init_inputs():")
+    v = sandbox.run_job(job(P.HONEST, problem=leak), LIMITS)
+    assert v["failure_code"] == codes.REFERENCE_ERROR
+    assert "env=[]" in v["message"] and "kcorpus-sandbox-" in v["message"]
+    env = sandbox.scrubbed_env(sandbox.Path("/tmp/x"), "cpu")
+    assert env["TRITON_CACHE_DIR"] == "/tmp/x/triton" and env["TRITON_INTERPRET"] == "1"
+    assert not any("TOKEN" in k for k in env) and os.environ["GITHUB_TOKEN"] == "ghp_secret"
+
+
+def test_weights_are_perturbed_so_ignoring_them_fails():
+    ignores_weight = P.variant("tl.maximum(x * w, 0.0)", "tl.maximum(x * 1.0, 0.0)")
+    v = sandbox.run_job(job(ignores_weight), LIMITS)
+    assert v["failure_code"] == codes.MISMATCH
+
+
+# -- the stage over a catalog ------------------------------------------------------------------
+
+def _seed_catalog(cat: Catalog, candidates: dict[str, str]) -> None:
+    problem = {name: None for name in schema.table("problems").column_names}
+    problem.update(problem_id="p1", source_id="s1", origin_path="m.py", entry_point="Model",
+                   code=P.PROBLEM, inputs_origin="defined", op_types=["elementwise"],
+                   degenerate_flags=[])
+    cat.insert_new("problems", schema.table("problems").to_arrow([problem]))
+    rows = []
+    for cid, code in candidates.items():
+        row = {name: None for name in schema.table("candidates").column_names}
+        row.update(candidate_id=cid, problem_id="p1", code=code, completion=code,
+                   backend="replay", model="m", turn=0)
+        rows.append(row)
+    cat.insert_new("candidates", schema.table("candidates").to_arrow(rows))
+
+
+def test_crashing_and_hanging_candidates_fail_while_the_stage_goes_on(tmp_path):
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        _seed_catalog(cat, {"honest": P.HONEST, "segfault": P.SEGFAULT, "hang": P.HANG,
+                            "nokernel": "print('hello')\n"})
+        cfg = VerifyConfig(device="cpu", trials=3, timeout_s=10, workers=2)
+        counts = verify(cat, cfg)
+        assert counts == {"verdicts": 4, "passed": 1}
+        got = {r["candidate_id"]: r for r in cat.rows("SELECT * FROM verdicts")}
+        assert got["honest"]["passed"] and got["honest"]["interpreter"]
+        assert got["segfault"]["failure_code"] == codes.CRASH
+        assert got["hang"]["failure_code"] == codes.TIMEOUT
+        assert got["nokernel"]["failure_code"] == codes.NO_MODELNEW
+        assert {r["verifier_version"] for r in got.values()} == {codes.VERIFIER_VERSION}
+        assert verify(cat, cfg) == {"verdicts": 0, "passed": 0}  # nothing left to do
