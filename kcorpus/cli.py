@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -81,10 +80,10 @@ def status(workdir: Path = WorkdirOpt,
 
 @app.command()
 def query(workdir: Path = WorkdirOpt,
-          release: Optional[Path] = typer.Option(None, help="release directory; default latest"),
+          release: Path | None = typer.Option(None, help="release directory; default latest"),
           config: str = typer.Option("pairs", help="pairs, problems, attempts or kernels"),
-          op: Optional[str] = typer.Option(None, help="op type, e.g. softmax"),
-          arch: Optional[str] = typer.Option(None, help="architecture, e.g. sm_90 or cpu"),
+          op: str | None = typer.Option(None, help="op type, e.g. softmax"),
+          arch: str | None = typer.Option(None, help="architecture, e.g. sm_90 or cpu"),
           limit: int = typer.Option(20, help="rows to show (0: all)"),
           as_json: bool = typer.Option(False, "--json", help="JSON lines, one row each")) -> None:
     """Rows of a published release, filtered by op type and architecture."""

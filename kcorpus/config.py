@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,7 +39,7 @@ class GitSource(_Model):
     clone_timeout_s: float = 300.0
 
 
-Source = Annotated[Union[LocalSource, GitSource], Field(discriminator="kind")]
+Source = Annotated[LocalSource | GitSource, Field(discriminator="kind")]
 
 
 class LicensePolicy(_Model):
@@ -67,7 +67,7 @@ class ReplayBackend(_Model):
     path: Path
 
 
-Backend = Annotated[Union[ReplayBackend], Field(discriminator="kind")]
+Backend = Annotated[ReplayBackend, Field(discriminator="kind")]
 
 
 class SynthConfig(_Model):

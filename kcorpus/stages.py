@@ -7,7 +7,7 @@ of its own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig

@@ -59,7 +59,8 @@ def test_static_rejections(code, expected):
 
 
 def test_static_accepts_honest_code_whose_text_mentions_banned_words():
-    honest = P.HONEST.replace('"""Scale by the weight', '"""try: pass, import os, eval(); scale by the weight')
+    honest = P.HONEST.replace('"""Scale by the weight',
+                              '"""try: pass, import os, eval(); scale by the weight')
     assert static.check(honest).passed
     assert static.check(P.variant("        return out\n", "        return torch.relu(out)\n"),
                         lenient=True).torch_ops == ["torch.relu"]

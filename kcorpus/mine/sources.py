@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from kcorpus.config import GitSource, LicensePolicy, LocalSource
@@ -43,7 +43,7 @@ def checkout(spec: LocalSource | GitSource, workdir: Path, policy: LicensePolicy
         "license": spdx,
         "license_class": license_class(spdx, policy.allow),
         "stars": None,
-        "fetched_at": datetime.now(timezone.utc),
+        "fetched_at": datetime.now(UTC),
     }
     return Checkout(row, root)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,7 +40,7 @@ def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
         return {"version": latest[0]["version"], "location": latest[0]["location"], "new": False}
     root = release_root(cfg, workdir)
     version = _next_version(catalog, root)
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     counts = {name: t.num_rows for name, t in tables.items()}
     sources = catalog.rows("SELECT repo_name, kind, url, commit_sha, license FROM sources "
                            "ORDER BY repo_name, commit_sha")

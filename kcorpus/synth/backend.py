@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Protocol
 
 from kcorpus.ids import code_id, content_id
@@ -51,5 +51,5 @@ def candidate_row(c: Completion) -> dict:
         "sampling": json.dumps(c.sampling, sort_keys=True),
         "turn": c.turn,
         "parent_candidate_id": c.parent_candidate_id,
-        "created_at": datetime.now(timezone.utc),
+        "created_at": datetime.now(UTC),
     }

@@ -33,7 +33,7 @@ class LaunchCounter:
         self.count = 0
         self._patched: list[tuple[type, object]] = []
 
-    def install(self) -> "LaunchCounter":
+    def install(self) -> LaunchCounter:
         from triton.runtime.jit import JITFunction
 
         classes = [JITFunction]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from kcorpus import schema
 from kcorpus.catalog import Catalog
@@ -100,7 +100,7 @@ def verdict_row(v: dict, context: dict) -> dict:
     row.update(context)
     row.update({k: v[k] for k in row if k in v and v[k] is not None})
     row.update(candidate_id=v["id"], verifier_version=VERIFIER_VERSION,
-               gpu_arch=context["gpu_arch"], verified_at=datetime.now(timezone.utc))
+               gpu_arch=context["gpu_arch"], verified_at=datetime.now(UTC))
     row["static_flags"] = row["static_flags"] or []
     row["torch_ops"] = row["torch_ops"] or []
     return row

@@ -64,7 +64,8 @@ def variant(old: str, new: str, base: str = HONEST) -> str:
 
 WRONG = variant("tl.maximum(x * w, 0.0)", "tl.maximum(x, 0.0)")
 SEGFAULT = variant("w = tl.load(w_ptr + offs % N, mask=m)", "w = tl.load(w_ptr + offs * 2000000)")
-HANG = variant("        n = x.numel()\n", "        n = x.numel()\n        while n > 0:\n            n = n + 1\n")
+HANG = variant("        n = x.numel()\n",
+               "        n = x.numel()\n        while n > 0:\n            n = n + 1\n")
 HUGE_ALLOC = variant("out = torch.empty_like(x)", "out = torch.empty(1 << 40)")
 TORCH_OPS = variant("        return out\n", "        return out * 1.0 + (x - x)\n")
 NO_LAUNCH = variant(

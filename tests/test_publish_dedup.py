@@ -1,0 +1,118 @@
+"""Dedup clusters and local releases: versions, no-op republish, half-way failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from kcorpus import schema
+from kcorpus.catalog import Catalog
+from kcorpus.config import load_config
+from kcorpus.dedup import canonical_code, dedup
+from kcorpus.publish import publish
+from tests.conftest import write_pipeline
+from tests.verify_cases import programs as P
+
+RENAMED = P.HONEST.replace("x_ptr", "inp").replace("offs", "idx").replace(
+    '"""Scale by the weight and clamp at zero; masked, so any size passes."""', "# fused")
+
+
+def test_code_differing_only_in_local_names_and_comments_shares_a_cluster():
+    assert canonical_code(P.HONEST) == canonical_code(RENAMED)
+    assert canonical_code(P.HONEST) != canonical_code(P.WRONG)
+
+
+def _seed(cat: Catalog, candidates: dict[str, str], passed: set[str]) -> None:
+    def row(table: str, **values) -> dict:
+        r = {name: None for name in schema.table(table).column_names}
+        r.update(values)
+        return r
+
+    cat.insert_new("sources", schema.table("sources").to_arrow([row(
+        "sources", source_id="s1", kind="local", url="/x", repo_name="org/x",
+        commit_sha="abc", license="MIT", license_class="permissive", stars=5)]))
+    cat.insert_new("problems", schema.table("problems").to_arrow([row(
+        "problems", problem_id="p1", source_id="s1", origin_path="m.py", entry_point="Scale",
+        code=P.PROBLEM, op_types=["elementwise"], level="single_op", degenerate_flags=[])]))
+    cat.insert_new("candidates", schema.table("candidates").to_arrow([row(
+        "candidates", candidate_id=cid, problem_id="p1", code=code, completion=code,
+        backend="replay", model="m", turn=0) for cid, code in candidates.items()]))
+    cat.insert_new("verdicts", schema.table("verdicts").to_arrow([row(
+        "verdicts", candidate_id=cid, verifier_version=_vv(), gpu_arch="cpu", passed=cid in passed,
+        stage="correctness", failure_code="" if cid in passed else "MISMATCH", static_flags=[],
+        torch_ops=[], interpreter=True) for cid in candidates]))
+
+
+def _vv() -> str:
+    from kcorpus.verify.codes import VERIFIER_VERSION
+    return VERIFIER_VERSION
+
+
+@pytest.fixture
+def pipeline(tmp_path) -> Path:
+    (tmp_path / "repo").mkdir()
+    return write_pipeline(tmp_path / "p.yaml", "name: demo\nsources:\n  - {kind: local, path: repo}\n")
+
+
+def test_duplicates_publish_once_and_an_unchanged_release_is_not_republished(tmp_path, pipeline):
+    cfg = load_config(pipeline)
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        _seed(cat, {"a": P.HONEST, "b": RENAMED, "w": P.WRONG}, passed={"a", "b"})
+        assert dedup(cat)["candidates"] == 3
+        assert dedup(cat)["candidates"] == 0
+        clusters = cat.rows("SELECT item_id, cluster_id FROM dedup WHERE item_kind = 'candidate'")
+        by_id = {r["item_id"]: r["cluster_id"] for r in clusters}
+        assert by_id["a"] == by_id["b"] != by_id["w"]
+        first = publish(cat, cfg, tmp_path / "wd")
+        assert first["new"] and first["version"] == "v1"
+        assert first["counts"]["pairs"] == 1 and first["counts"]["attempts"] == 3
+        assert publish(cat, cfg, tmp_path / "wd") == {"version": "v1", "new": False,
+                                                      "location": first["location"]}
+        assert cat.count("releases") == 1
+
+
+def test_a_publish_that_fails_half_way_leaves_the_previous_release(tmp_path, pipeline, monkeypatch):
+    cfg = load_config(pipeline)
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        _seed(cat, {"a": P.HONEST}, passed={"a"})
+        dedup(cat)
+        v1 = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+        before = {p: p.read_bytes() for p in v1.rglob("*") if p.is_file()}
+        _seed(cat, {"w": P.WRONG}, passed=set())  # new rows: the next publish is a new release
+        dedup(cat)
+        calls = []
+
+        def fail_second_config(table, where, **kw):
+            calls.append(where)
+            if len(calls) == 2:
+                raise OSError("disk full")
+            return real_write(table, where, **kw)
+
+        real_write = pq.write_table
+        monkeypatch.setattr(pq, "write_table", fail_second_config)
+        with pytest.raises(OSError, match="disk full"):
+            publish(cat, cfg, tmp_path / "wd")
+        monkeypatch.undo()
+        root = v1.parent
+        assert sorted(p.name for p in root.iterdir()) == ["latest", "v1"]
+        assert (root / "latest").resolve() == v1.resolve()
+        assert {p: p.read_bytes() for p in v1.rglob("*") if p.is_file()} == before
+        assert cat.count("releases") == 1
+        v2 = publish(cat, cfg, tmp_path / "wd")
+        assert v2["version"] == "v2" and (root / "latest").resolve() == Path(v2["location"])
+
+
+def test_releases_of_the_same_name_load_their_own_rows(tmp_path, pipeline):
+    """datasets caches local datasets by directory name and card: each release must differ."""
+    cfg = load_config(pipeline)
+    loaded = []
+    for i, passed in enumerate(({"a"}, {"a", "b"})):
+        with Catalog(tmp_path / f"c{i}.duckdb") as cat:
+            _seed(cat, {"a": P.HONEST, "b": P.WRONG}, passed=passed)
+            dedup(cat)
+            path = publish(cat, cfg, tmp_path / f"wd{i}")["location"]
+        loaded.append(datasets.load_dataset(path, "pairs", split="train").num_rows)
+    assert loaded == [1, 2]
