@@ -48,6 +48,35 @@ def _redraw(x, dist: str, gen: torch.Generator):
     return x * 0.5 + 1.0  # offset: mostly positive, away from zero
 
 
+def odd_size(b: int) -> int:
+    """A batch size near `b` that is not a power of two."""
+    n = b + 3
+    while n & (n - 1) == 0:
+        n += 2
+    return n
+
+
+def resize_batch(inputs: list, seed: int) -> list | None:
+    """The inputs with their leading (batch) dimension resized to a size that is not a power of
+    two, values resampled from the originals so they stay in the problem's domain; None when no
+    tensor input has a leading dimension."""
+    lead = [x for x in inputs if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.numel() > 0]
+    if not lead:
+        return None
+    b = lead[0].shape[0]
+    nb = odd_size(b)
+    gen = torch.Generator().manual_seed(seed + 104729)
+    out = []
+    for x in inputs:
+        if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[0] == b and x.numel() > 0:
+            shape = (nb, *x.shape[1:])
+            flat = x.detach().reshape(-1).cpu()
+            idx = torch.randint(0, flat.numel(), (int(torch.Size(shape).numel()),), generator=gen)
+            x = flat[idx].reshape(shape).to(x.device)
+        out.append(x)
+    return out
+
+
 def perturb_weights(model: torch.nn.Module, seed: int) -> None:
     """Move every floating parameter away from its initial value (ones, zeros, kaiming...)."""
     gen = torch.Generator().manual_seed(seed)

@@ -1,9 +1,14 @@
-"""Run verification jobs in sandboxed worker processes, one process per candidate.
+"""Start verification workers from the pipeline's process, always in a sandbox.
 
-Each process gets a scrubbed environment (no tokens or keys: only an allowlist of variables
-passes), a temporary working directory that is also its HOME, its own TRITON_CACHE_DIR, a
-wall-clock timeout (the whole process group is killed) and an address-space limit on the CPU.
-A crash, hang or out-of-memory ends that process only and becomes a verdict.
+Every worker process gets a scrubbed environment (only an allowlist of variables passes: no
+tokens or keys), a temporary working directory that is also its HOME, and its own process
+group. Two ways to run:
+
+- `run_jobs`: one fork server (worker.py) for many candidates; it forks a child per candidate,
+  `parallel` at a time, with the per-candidate limits (pool.py). The pipeline's way.
+- `run_job`: a fresh interpreter for one candidate (`worker.py --single`), killed at its time
+  limit. This is what KernelBench-style harnesses do; it is kept as the baseline of
+  `kcorpus bench verify` and for one-off checks.
 """
 
 from __future__ import annotations
@@ -15,25 +20,30 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from kcorpus.verify import codes
+from kcorpus.verify.pool import death_reason, failed_verdict
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
 PASS_ENV = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_HOME",
-            "TRITON_PTXAS_PATH", "TRITON_LIBCUDA_PATH", "SYSTEMROOT", "TZ")
+            "TRITON_PTXAS_PATH", "TRITON_LIBCUDA_PATH", "TZ")
 
 
 @dataclass(frozen=True)
 class Limits:
     timeout_s: float = 120.0
     memory_mb: int = 8192
+    parallel: int = 2
 
 
 def scrubbed_env(workdir: Path, device: str) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
     env.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(workdir / "triton"),
+               TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor"), TORCHINDUCTOR_COMPILE_THREADS="1",
                PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
                KCORPUS_WORKER_THREADS="1")
     if device == "cpu":
@@ -42,36 +52,67 @@ def scrubbed_env(workdir: Path, device: str) -> dict[str, str]:
     return env
 
 
+def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None):
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if memory_mb is not None and device == "cpu":  # CUDA reserves huge virtual ranges
+            limit = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return subprocess.Popen([sys.executable, "-I", str(WORKER), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
+                            env=scrubbed_env(Path(workdir), device), start_new_session=True,
+                            preexec_fn=limits)
+
+
+def run_jobs(jobs: Iterable[dict], limits: Limits, device: str) -> Iterator[dict]:
+    """Verdicts from one fork server, in completion order. Jobs without a verdict (the server
+    itself died) are not yielded: they stay pending for the next run."""
+    with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
+        proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
+                       "--memory-mb", str(limits.memory_mb), "--device", device],
+                      tmp, device, memory_mb=None)
+        feeder = threading.Thread(target=_feed, args=(proc, jobs), daemon=True)
+        feeder.start()
+        drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never let it block
+        drain.start()
+        try:
+            for line in proc.stdout:
+                if line.startswith(b"{"):
+                    yield json.loads(line)
+        finally:
+            _kill_group(proc)
+            proc.wait()
+
+
+def _feed(proc: subprocess.Popen, jobs: Iterable[dict]) -> None:
+    try:
+        for job in jobs:
+            proc.stdin.write(json.dumps(job).encode() + b"\n")
+            proc.stdin.flush()
+        proc.stdin.close()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
 def run_job(job: dict, limits: Limits) -> dict:
-    """One job in a fresh sandboxed worker; always returns a verdict."""
+    """One job in a fresh sandboxed interpreter; always returns a verdict."""
     device = job.get("device", "cpu")
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=tmp, env=scrubbed_env(Path(tmp), device),
-            start_new_session=True, preexec_fn=_limit_memory(limits.memory_mb, device),
-        )
+        proc = _popen(["--single"], tmp, device, limits.memory_mb)
         try:
             out, err = proc.communicate(json.dumps(job).encode() + b"\n", timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
-            return _verdict(job, codes.TIMEOUT,
-                            f"no verdict within {limits.timeout_s:.0f}s; the process was killed")
-    for line in out.decode(errors="replace").splitlines():
-        if line.startswith("{"):
-            return json.loads(line)
-    return _verdict(job, *_death(proc.returncode, err.decode(errors="replace")))
-
-
-def _limit_memory(memory_mb: int, device: str):
-    def apply() -> None:
-        if device == "cpu":  # CUDA reserves huge virtual ranges; GPU memory is bounded by the card
-            limit = memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
+            return failed_verdict(job, codes.TIMEOUT,
+                           f"no verdict within {limits.timeout_s:.0f}s; the process was killed")
+        for line in out.decode(errors="replace").splitlines():
+            if line.startswith("{"):
+                return json.loads(line)
+        log = Path(tmp) / "stderr.log"
+        log.write_bytes(err)
+        return failed_verdict(job, *death_reason(proc.returncode, log))
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -79,18 +120,3 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _death(returncode: int, stderr: str) -> tuple[str, str]:
-    tail = stderr.strip()[-1500:]
-    if "MemoryError" in tail or "out of memory" in tail.lower():
-        return codes.OOM, f"out of memory (exit {returncode}): {tail[-500:]}"
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        return codes.CRASH, f"the worker died of {name}: {tail[-500:]}"
-    return codes.CRASH, f"the worker exited with code {returncode} without a verdict: {tail[-500:]}"
-
-
-def _verdict(job: dict, code: str, message: str) -> dict:
-    return {"id": job.get("id"), "passed": False, "stage": "compile", "failure_code": code,
-            "message": message, "device": job.get("device", "cpu")}

@@ -1,14 +1,13 @@
 """The verify stage: a verdict for every candidate that has none for this verifier and device.
 
-Static checks run here (AST only); candidates that pass them go to sandboxed workers, `workers`
-at a time. Verdicts are written in small batches as they arrive, so a stage killed half-way
+Static checks run here (AST only); candidates that pass them go to one sandboxed fork server
+that checks `workers` of them at a time, each in its own forked process. Verdicts are written in small batches as they arrive, so a stage killed half-way
 keeps what it finished and a rerun verifies only the rest.
 """
 
 from __future__ import annotations
 
 import platform
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, UTC
 
 from kcorpus import schema
@@ -47,7 +46,7 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     device, arch, gpu_name = resolve_device(cfg.device)
     todo = pending(catalog, arch)
     context = _context(device, arch, gpu_name)
-    limits = sandbox.Limits(cfg.timeout_s, cfg.memory_mb)
+    limits = sandbox.Limits(cfg.timeout_s, cfg.memory_mb, cfg.workers)
     counts = {"verdicts": 0, "passed": 0}
     done: list[dict] = []
 
@@ -70,10 +69,9 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
                     "failure_code": result.failure_code, "message": result.message,
                     "static_flags": result.flags, "torch_ops": result.torch_ops})
             progress.advance()
-        with ThreadPoolExecutor(max_workers=cfg.workers) as pool:
-            futures = [pool.submit(sandbox.run_job, job, limits) for job in jobs]
-            for fut in as_completed(futures):
-                record(fut.result())
+        if jobs:
+            for verdict in sandbox.run_jobs(jobs, limits, device):
+                record(verdict)
                 progress.advance()
     counts["verdicts"] += _flush(catalog, done)
     return counts
@@ -101,6 +99,6 @@ def verdict_row(v: dict, context: dict) -> dict:
     row.update({k: v[k] for k in row if k in v and v[k] is not None})
     row.update(candidate_id=v["id"], verifier_version=VERIFIER_VERSION,
                gpu_arch=context["gpu_arch"], verified_at=datetime.now(UTC))
-    row["static_flags"] = row["static_flags"] or []
-    row["torch_ops"] = row["torch_ops"] or []
+    for name in ("static_flags", "torch_ops", "flags"):
+        row[name] = row[name] or []
     return row

@@ -1,18 +1,29 @@
 """Verification worker: jobs in (JSON lines on stdin), verdicts out (JSON lines on stdout).
 
-Runs on GPU nodes and in CI with only the standard library, torch and triton: start it as a
-script (`python kcorpus/verify/worker.py < jobs.jsonl`). It is meant to run inside a sandbox
-(see sandbox.py): untrusted code runs here, never in the pipeline's process. Anything the
-candidate prints goes to stderr; stdout carries only verdicts.
+Runs on GPU nodes and in CI with only the standard library, torch and triton:
+
+    python kcorpus/verify/worker.py [--parallel N] [--timeout S] [--memory-mb M] < jobs.jsonl
+
+By default it is a fork server (pool.py): one forked child per candidate, N at a time. With
+`--single` it runs the jobs in its own process, one after another (the pipeline uses that only
+for the fresh-process baseline). Untrusted code runs here, never in the pipeline's process;
+what candidates print goes to stderr, stdout carries only verdicts.
 
 A job: {"id", "problem_code", "candidate_code", "device": "cpu"|"cuda", "trials", "seed",
-"lenient"}. Without a GPU, set TRITON_INTERPRET=1 and device "cpu": kernels run in Triton's
-interpreter and the verdict says so.
+"lenient", "timing": {"warmup", "trials"}}. On the CPU set TRITON_INTERPRET=1: kernels run in
+Triton's interpreter, the verdict says so and carries no timing.
+
+Stages: static (AST) -> compile (load both programs, copy the perturbed reference weights) ->
+correctness (trials with fresh seeds and input distributions, at the given size and at a batch
+size that is not a power of two where the reference accepts it) -> timing (GPU only, under the
+GPU lock) -> correctness again on fresh inputs.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import functools
 import json
 import os
 import platform
@@ -24,42 +35,73 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the directory holding kcorpus/
 
 from kcorpus.verify import codes, static  # noqa: E402  (standard library only)
+from kcorpus.verify.pool import GpuLock, PoolConfig, serve  # noqa: E402
+
+_COMPILE_ERRORS = {"CompilationError", "CompileTimeAssertionFailure", "InterpreterError",
+                   "UnsupportedLanguageConstruct"}
+_OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     results = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # the candidate's prints, even from C, go to stderr
-    import torch  # noqa: F401  (after the fds are set: torch may print on import)
+    os.dup2(2, 1)  # anything printed, even from C, goes to stderr
+    import torch  # noqa: F401  (loaded once here: forked children inherit it)
+    import triton  # noqa: F401
 
-    torch.set_num_threads(int(os.environ.get("KCORPUS_WORKER_THREADS", "1")))
-    for line in sys.stdin:
-        if line.strip():
-            job = json.loads(line)
-            results.write(json.dumps(run_job(job)) + "\n")
+    if args.single:
+        lock = GpuLock(Path(os.environ.get("TMPDIR", "/tmp")) / "kcorpus-gpu.lock")
+        for line in sys.stdin:
+            if line.strip():
+                results.write(json.dumps(run_job(json.loads(line), lock, lambda _: None)) + "\n")
+        return 0
+    cfg = PoolConfig(args.parallel, args.timeout, args.memory_mb, args.device)
+    serve(cfg, run_job, sys.stdin, results)
     return 0
 
 
-def run_job(job: dict) -> dict:
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--single", action="store_true", help="run jobs in this process")
+    p.add_argument("--parallel", type=int, default=4, help="candidates checked at once")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per candidate")
+    p.add_argument("--memory-mb", type=int, default=8192, help="address space per candidate (CPU)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    return p
+
+
+def run_job(job: dict, lock: GpuLock, report) -> dict:
     t0 = time.perf_counter()
+    torch = _torch_setup()
     verdict = _context(job.get("device", "cpu"))
     verdict.update(id=job.get("id"), passed=False, stage="static", failure_code="", message="",
-                   static_flags=[], torch_ops=[], trials=0, triton_launches=0)
+                   static_flags=[], torch_ops=[], flags=[], trials=0, triton_launches=0)
     try:
-        _stages(job, verdict)
+        _stages(job, verdict, lock, report)
     except Exception as e:  # classified where raised; this is the backstop
         _fail(verdict, _runtime_code(e), _describe(e))
+    finally:
+        if torch.cuda.is_initialized():
+            torch.cuda.synchronize()
     verdict["seconds"] = round(time.perf_counter() - t0, 4)
     return verdict
 
 
-def _stages(job: dict, verdict: dict) -> None:
+def _torch_setup():
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("KCORPUS_WORKER_THREADS", "1")))
+    return torch
+
+
+def _stages(job: dict, verdict: dict, lock: GpuLock, report) -> None:
     lenient = bool(job.get("lenient", False))
     result = static.check(job["candidate_code"], lenient=lenient)
     verdict.update(static_flags=result.flags, torch_ops=result.torch_ops)
     if not result.passed:
         return _fail(verdict, result.failure_code, result.message)
     verdict["stage"] = "compile"
-    from kcorpus.verify import correctness, instrument
+    from kcorpus.verify import instrument
 
     counter = instrument.LaunchCounter().install()
     try:
@@ -67,7 +109,11 @@ def _stages(job: dict, verdict: dict) -> None:
         if loaded is None:
             return None
         verdict["stage"] = "correctness"
-        _correctness(job, verdict, *loaded, counter, lenient, correctness, instrument)
+        if not _correctness(job, verdict, *loaded, counter, lenient):
+            return None
+        if job.get("device") == "cuda":
+            verdict["stage"] = "timing"
+            _timing(job, verdict, *loaded, counter, lenient, lock, report)
     finally:
         counter.uninstall()
     return None
@@ -75,6 +121,8 @@ def _stages(job: dict, verdict: dict) -> None:
 
 def _load(job: dict, verdict: dict):
     import torch
+
+    from kcorpus.verify.correctness import perturb_weights
 
     try:
         ref_mod = _module("kc_reference", job["problem_code"])
@@ -88,8 +136,6 @@ def _load(job: dict, verdict: dict):
         cand = cand_mod.ModelNew(*copy.deepcopy(init))
     except Exception as e:
         return _fail(verdict, codes.COMPILE_ERROR, _describe(e))
-    from kcorpus.verify.correctness import perturb_weights
-
     perturb_weights(ref, job.get("seed", 0))
     try:
         cand.load_state_dict(ref.state_dict(), strict=False)
@@ -99,54 +145,143 @@ def _load(job: dict, verdict: dict):
     return ref_mod, ref.to(device), cand.to(device)
 
 
-def _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, correctness, instrument):
+def _inputs(ref_mod, seed: int, dist: str, resize: bool, device: str) -> list:
     import torch
 
+    from kcorpus.verify import correctness
+
+    inputs = correctness.draw_inputs(ref_mod.get_inputs, seed, dist)
+    if resize:
+        inputs = correctness.resize_batch(inputs, seed) or inputs
+    return [x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs]
+
+
+def _resizable(ref_mod, ref, seed: int, device: str) -> bool:
+    """Whether the reference accepts inputs whose batch size is not a power of two."""
+    from kcorpus.verify import correctness, instrument
+
+    try:
+        inputs = correctness.resize_batch(correctness.draw_inputs(ref_mod.get_inputs, seed, "given"),
+                                          seed)
+        if inputs is None:
+            return False
+        import torch
+        inputs = [x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs]
+        instrument.no_grad_forward(ref, inputs)
+        return True
+    except Exception:
+        return False
+
+
+def _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, trials=None, offset=0
+                 ) -> bool:
+    from kcorpus.verify import correctness, instrument
+
     device = job.get("device", "cpu")
+    seed0 = int(job.get("seed", 0)) * 1000 + offset
+    resize = _resizable(ref_mod, ref, seed0 + 999, device)
+    sizes = ["given", "resized"] if resize else ["given"]
+    if not resize:
+        verdict["flags"].append("single_size")
     errors = correctness.Errors()
     ops: set[str] = set()
-    for trial in range(int(job.get("trials", 5))):
-        seed = int(job.get("seed", 0)) * 1000 + trial
+    n = int(trials if trials is not None else job.get("trials", 5))
+    for trial in range(n):
         dist = correctness.DISTRIBUTIONS[trial % len(correctness.DISTRIBUTIONS)]
-        inputs = [x.to(device) if isinstance(x, torch.Tensor) else x
-                  for x in correctness.draw_inputs(ref_mod.get_inputs, seed, dist)]
-        cand_in, pristine = correctness.clone_all(inputs), correctness.clone_all(inputs)
-        counter.count = 0
-        recorder = instrument.OpRecorder()
-        try:
-            with recorder:
-                cand_out = instrument.no_grad_forward(cand, cand_in)
-        except Exception as e:
-            return _fail(verdict, _runtime_code(e), _describe(e))
-        verdict["triton_launches"] = max(verdict["triton_launches"], counter.count)
-        ops |= set(recorder.compute_ops())
-        verdict["torch_ops"] = sorted(ops | set(verdict["torch_ops"]))
-        try:
-            ref_out = instrument.no_grad_forward(ref, correctness.clone_all(inputs))
-        except Exception as e:
-            return _fail(verdict, codes.REFERENCE_ERROR, f"the reference failed: {_describe(e)}")
-        try:
-            _check_trial(correctness, counter, ops, lenient, pristine, cand_in, cand_out,
-                         ref_out, errors)
-        except correctness.CheckFailed as f:
-            verdict.update(trials=trial + 1, max_abs_err=errors.max_abs, max_rel_err=errors.max_rel)
-            return _fail(verdict, f.code, f"trial {trial} ({dist} inputs): {f}")
-        verdict.update(trials=trial + 1, max_abs_err=errors.max_abs, max_rel_err=errors.max_rel)
+        size = sizes[trial % len(sizes)]
+        inputs = _inputs(ref_mod, seed0 + trial, dist, size == "resized", device)
+        failure = _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict)
+        verdict.update(trials=verdict["trials"] + 1, max_abs_err=errors.max_abs,
+                       max_rel_err=errors.max_rel)
+        if failure is not None:
+            _fail(verdict, failure[0], f"trial {trial} ({dist} inputs, {size} size): {failure[1]}")
+            return False
+    verdict["checks"] = json.dumps({"trials": verdict["trials"], "sizes": sizes,
+                                    "distributions": list(correctness.DISTRIBUTIONS[:n])})
     verdict.update(passed=True, failure_code="", message="")
+    return True
+
+
+def _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict):
+    """One correctness trial: the candidate first (so it cannot find the reference's freed
+    output in memory), then the reference; returns (code, message) on failure."""
+    from kcorpus.verify import correctness, instrument
+
+    cand_in, pristine = correctness.clone_all(inputs), correctness.clone_all(inputs)
+    counter.count = 0
+    recorder = instrument.OpRecorder()
+    try:
+        with recorder:
+            cand_out = instrument.no_grad_forward(cand, cand_in)
+        _sync()
+    except Exception as e:
+        return _runtime_code(e), _describe(e)
+    verdict["triton_launches"] = max(verdict["triton_launches"], counter.count)
+    ops |= set(recorder.compute_ops())
+    verdict["torch_ops"] = sorted(ops | set(verdict["torch_ops"]))
+    try:
+        ref_out = instrument.no_grad_forward(ref, correctness.clone_all(inputs))
+    except Exception as e:
+        return codes.REFERENCE_ERROR, f"the reference failed: {_describe(e)}"
+    try:
+        if counter.count == 0:
+            raise correctness.CheckFailed(codes.NO_TRITON_LAUNCH, "forward launched no Triton kernel")
+        if ops and not lenient:
+            raise correctness.CheckFailed(codes.TORCH_OPS,
+                                          f"forward ran torch compute ops: {', '.join(sorted(ops))}")
+        correctness.check_inputs_unchanged(pristine, cand_in)
+        flat = correctness.flatten(cand_out)
+        correctness.check_fresh(flat, cand_in)
+        correctness.compare(correctness.flatten(ref_out), flat, tf32=verdict["tf32"], errors=errors)
+    except correctness.CheckFailed as f:
+        return f.code, str(f)
     return None
 
 
-def _check_trial(correctness, counter, ops, lenient, pristine, cand_in, cand_out, ref_out,
-                 errors) -> None:
-    if counter.count == 0:
-        raise correctness.CheckFailed(codes.NO_TRITON_LAUNCH, "forward launched no Triton kernel")
-    if ops and not lenient:
-        raise correctness.CheckFailed(codes.TORCH_OPS,
-                                      f"forward ran torch compute ops: {', '.join(sorted(ops))}")
-    correctness.check_inputs_unchanged(pristine, cand_in)
-    flat = correctness.flatten(cand_out)
-    correctness.check_fresh(flat, cand_in)
-    correctness.compare(correctness.flatten(ref_out), flat, tf32=False, errors=errors)
+def _timing(job, verdict, ref_mod, ref, cand, counter, lenient, lock, report) -> None:
+    import torch
+
+    from kcorpus.verify import instrument, timing
+
+    cfg = timing.TimingConfig(**job.get("timing", {}))
+    sets = [_inputs(ref_mod, 7_000_000 + i, "given", False, "cuda") for i in range(cfg.input_sets)]
+    fns = {"eager": lambda *xs: instrument.no_grad_forward(ref, list(xs)),
+           "candidate": lambda *xs: instrument.no_grad_forward(cand, list(xs))}
+    try:  # compile outside the GPU lock: it is CPU work
+        compiled = torch.compile(ref)
+        instrument.no_grad_forward(compiled, sets[0])
+        fns["compile"] = lambda *xs: instrument.no_grad_forward(compiled, list(xs))
+    except Exception as e:
+        verdict["flags"].append("torch_compile_failed")
+        verdict["compile_error"] = _describe(e)[:300]
+    for xs in sets:  # warm every path (autotuning included) before taking the lock
+        fns["candidate"](*xs)
+    torch.cuda.synchronize()
+    with lock.hold(report):
+        spreads = timing.time_interleaved(fns, sets, cfg)
+    verdict.update(eager_ms=spreads["eager"].median_ms, candidate_ms=spreads["candidate"].median_ms,
+                   compile_ms=spreads["compile"].median_ms if "compile" in spreads else None,
+                   timing=json.dumps(timing.describe(cfg, spreads, verdict["tf32"])))
+    verdict["speedup_eager"] = verdict["eager_ms"] / max(verdict["candidate_ms"], 1e-9)
+    if verdict["compile_ms"] is not None:
+        verdict["speedup_compile"] = verdict["compile_ms"] / max(verdict["candidate_ms"], 1e-9)
+    if max(verdict["speedup_eager"], verdict.get("speedup_compile") or 0) > timing.SPEEDUP_AUDIT:
+        verdict["flags"].append("speedup_over_10x")
+    # correctness again, after timing, on fresh inputs: a candidate that behaves only while
+    # it is being checked, or caches across calls, fails here
+    checks = verdict["checks"]
+    if _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, trials=2, offset=500):
+        verdict["checks"] = checks
+    else:
+        verdict["message"] = "after timing: " + verdict["message"]
+        verdict["stage"] = "timing"
+
+
+def _sync() -> None:
+    import torch
+
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def _module(name: str, code: str) -> types.ModuleType:
@@ -157,17 +292,14 @@ def _module(name: str, code: str) -> types.ModuleType:
     return mod
 
 
-_COMPILE_ERRORS = {"CompilationError", "CompileTimeAssertionFailure", "InterpreterError",
-                   "UnsupportedLanguageConstruct"}
-_OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
-
-
 def _runtime_code(e: BaseException) -> str:
     """OOM, COMPILE_ERROR (Triton could not build or trace a kernel) or RUNTIME_ERROR."""
     names = {t.__name__ for t in type(e).__mro__}
-    if isinstance(e, MemoryError) or "OutOfMemoryError" in names or any(
-            t in str(e).lower() for t in _OOM_TEXT):
+    text = str(e).lower()
+    if isinstance(e, MemoryError) or "OutOfMemoryError" in names or any(t in text for t in _OOM_TEXT):
         return codes.OOM
+    if "illegal memory access" in text or "cuda error" in text:
+        return codes.CRASH
     return codes.COMPILE_ERROR if names & _COMPILE_ERRORS else codes.RUNTIME_ERROR
 
 
@@ -189,13 +321,25 @@ def _context(device: str) -> dict:
            "triton_version": triton.__version__, "tf32": False,
            "interpreter": os.environ.get("TRITON_INTERPRET") == "1"}
     if device == "cuda" and torch.cuda.is_available():
+        from kcorpus.verify.timing import fix_tf32
+
         major, minor = torch.cuda.get_device_capability()
         ctx.update(gpu_arch=f"sm_{major}{minor}", gpu_name=torch.cuda.get_device_name(),
-                   driver=str(torch.version.cuda))
-        ctx["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+                   driver=_driver(), cuda_version=str(torch.version.cuda), tf32=fix_tf32(False))
     else:
         ctx.update(gpu_arch="cpu", gpu_name=platform.processor() or platform.machine(), driver="")
     return ctx
+
+
+@functools.cache
+def _driver() -> str:
+    try:
+        import subprocess
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 else ""
+    except Exception:
+        return ""
 
 
 if __name__ == "__main__":

@@ -1,0 +1,257 @@
+"""A fork server: warm isolation, one forked child per candidate (standard library only).
+
+The server process has imported torch and triton but never touched CUDA, so a forked child
+starts with both loaded and initialises CUDA on its own in a fraction of a second, instead of
+the seconds a fresh interpreter needs. Up to `parallel` children compile and check candidates at
+once; timing takes a per-GPU file lock (released by the kernel if the child dies). Each child
+has its own working directory, a per-slot TRITON_CACHE_DIR, an address-space limit on the CPU
+and a wall-clock limit that does not count time spent waiting for the GPU lock. A crash, hang,
+CUDA fault or out-of-memory ends that child only and becomes its verdict.
+
+Children report on a pipe, one JSON object per line: {"phase": "wait"|"run"} while they wait
+for and hold the GPU lock, then {"verdict": {...}}.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kcorpus.verify import codes
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    parallel: int = 4
+    timeout_s: float = 120.0
+    memory_mb: int = 8192
+    device: str = "cpu"
+
+
+@dataclass
+class _Child:
+    job: dict
+    slot: int
+    fd: int
+    deadline: float
+    buffer: bytes = b""
+    waiting_since: float | None = None
+    verdict: dict | None = None
+    stderr_path: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class GpuLock:
+    """An exclusive lock on the GPU for timing, shared by every child of one server."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @contextmanager
+    def hold(self, report: Callable[[str], None]):
+        report("wait")
+        with open(self.path, "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            report("run")
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class ForkPool:
+    def __init__(self, cfg: PoolConfig, run_job: Callable[[dict, GpuLock, Callable], dict]):
+        self.cfg = cfg
+        self.run_job = run_job
+        self.root = Path(tempfile.mkdtemp(prefix="kcorpus-pool-"))
+        self.lock = GpuLock(self.root / "gpu.lock")
+        self.children: dict[int, _Child] = {}
+        self.selector = selectors.DefaultSelector()
+
+    def close(self) -> None:
+        for pid in list(self.children):
+            _kill(pid)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def run(self, jobs: Iterable[dict]) -> Iterator[dict]:
+        """Verdicts in completion order, one for every job."""
+        pending = iter(jobs)
+        free_slots = list(range(self.cfg.parallel))
+        exhausted = False
+        while True:
+            while free_slots and not exhausted:
+                job = next(pending, None)
+                if job is None:
+                    exhausted = True
+                    break
+                self._start(job, free_slots.pop())
+            if not self.children:
+                return
+            for done in self._poll():
+                free_slots.append(done.slot)
+                yield done.verdict
+
+    # -- children ------------------------------------------------------------------------------
+    def _start(self, job: dict, slot: int) -> None:
+        read_fd, write_fd = os.pipe()
+        workdir = self.root / f"job-{slot}-{time.monotonic_ns()}"
+        workdir.mkdir()
+        stderr_path = workdir / "stderr.log"
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            self._child(job, slot, workdir, write_fd, stderr_path)
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        child = _Child(job, slot, read_fd, time.monotonic() + self.cfg.timeout_s,
+                       stderr_path=stderr_path)
+        self.children[pid] = child
+        self.selector.register(read_fd, selectors.EVENT_READ, pid)
+
+    def _child(self, job: dict, slot: int, workdir: Path, write_fd: int, stderr_path: Path):
+        code = 0
+        try:
+            os.setsid()  # its own process group: a timeout kills what it spawned too
+            _die_with_parent()
+            os.chdir(workdir)
+            err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT)
+            os.dup2(err, 1)
+            os.dup2(err, 2)
+            os.environ.update(HOME=str(workdir), TMPDIR=str(workdir),
+                              TRITON_CACHE_DIR=str(self.root / f"triton-{slot}"))
+            if self.cfg.device == "cpu":  # CUDA reserves huge virtual ranges: no AS limit there
+                limit = self.cfg.memory_mb * 1024 * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            out = os.fdopen(write_fd, "w", buffering=1)
+
+            def report(phase: str) -> None:
+                out.write(json.dumps({"phase": phase}) + "\n")
+
+            verdict = self.run_job(job, self.lock, report)
+            out.write(json.dumps({"verdict": verdict}) + "\n")
+            out.flush()
+        except BaseException:  # the child must never return into the server's loop
+            code = 70
+        finally:
+            os._exit(code)
+
+    def _poll(self) -> list[_Child]:
+        now = time.monotonic()
+        timeout = max(0.0, min((c.deadline for c in self.children.values()
+                                if c.waiting_since is None), default=now + 1.0) - now)
+        for key, _ in self.selector.select(timeout=min(timeout, 1.0)):
+            self._read(key.data)
+        finished = []
+        for pid, child in list(self.children.items()):
+            status = _reaped(pid)
+            if status is None and child.waiting_since is None and time.monotonic() > child.deadline:
+                _kill(pid)
+                os.waitpid(pid, 0)
+                child.verdict = failed_verdict(child.job, codes.TIMEOUT,
+                                        f"no verdict within {self.cfg.timeout_s:.0f}s; killed")
+                status = -1
+            if status is not None:
+                self._read(pid)
+                self._finish(pid, child, status)
+                finished.append(child)
+        return finished
+
+    def _read(self, pid: int) -> None:
+        child = self.children.get(pid)
+        if child is None:
+            return
+        try:
+            while chunk := os.read(child.fd, 65536):
+                child.buffer += chunk
+        except BlockingIOError:
+            pass
+        *lines, child.buffer = child.buffer.split(b"\n")
+        for line in lines:
+            self._message(child, json.loads(line))
+
+    def _message(self, child: _Child, msg: dict) -> None:
+        if msg.get("phase") == "wait":
+            child.waiting_since = time.monotonic()
+        elif msg.get("phase") == "run" and child.waiting_since is not None:
+            child.deadline += time.monotonic() - child.waiting_since  # waiting is not its time
+            child.waiting_since = None
+        elif "verdict" in msg and child.verdict is None:
+            child.verdict = msg["verdict"]
+
+    def _finish(self, pid: int, child: _Child, status: int) -> None:
+        self.selector.unregister(child.fd)
+        os.close(child.fd)
+        del self.children[pid]
+        if child.verdict is None:
+            child.verdict = failed_verdict(child.job, *death_reason(status, child.stderr_path))
+        shutil.rmtree(child.stderr_path.parent, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """Linux: the child is killed if the server dies, so no hang outlives its watcher."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _reaped(pid: int) -> int | None:
+    """The child's exit status once it has ended (negative: killed by that signal)."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done == 0:
+        return None
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _kill(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def death_reason(status: int, stderr_path: Path | None) -> tuple[str, str]:
+    tail = ""
+    if stderr_path is not None and stderr_path.exists():
+        tail = stderr_path.read_text(errors="replace")[-1500:].strip()
+    lowered = tail.lower()
+    if "memoryerror" in lowered or "out of memory" in lowered:
+        return codes.OOM, f"out of memory: {tail[-500:]}"
+    if "illegal memory access" in lowered or "cuda error" in lowered:
+        return codes.CRASH, f"CUDA fault: {tail[-500:]}"
+    if status < 0:
+        return codes.CRASH, f"the worker died of {signal.Signals(-status).name}: {tail[-500:]}"
+    return codes.CRASH, f"the worker exited with code {status} without a verdict: {tail[-500:]}"
+
+
+def failed_verdict(job: dict, code: str, message: str) -> dict:
+    return {"id": job.get("id"), "passed": False, "stage": "compile", "failure_code": code,
+            "message": message, "device": job.get("device", "cpu")}
+
+
+def serve(cfg: PoolConfig, run_job: Callable, jobs_in=sys.stdin, verdicts_out=None) -> None:
+    """Read jobs (JSON lines), write verdicts (JSON lines) as they complete."""
+    out = verdicts_out or sys.stdout
+    pool = ForkPool(cfg, run_job)
+    try:
+        jobs = (json.loads(line) for line in jobs_in if line.strip())
+        for verdict in pool.run(jobs):
+            out.write(json.dumps(verdict) + "\n")
+            out.flush()
+    finally:
+        pool.close()

@@ -1,0 +1,75 @@
+"""GPU timing of the reference (eager and torch.compile) and the candidate (torch only).
+
+Method: the three run interleaved in one process, in a rotating order; before every timed call
+the L2 cache is flushed by writing a buffer twice its size, the device is synchronised, and the
+call is bracketed by CUDA events. After `warmup` untimed rounds, `trials` rounds are timed; the
+median is the label and the 10th/90th percentiles, min and max are the spread. Inputs rotate
+among `input_sets` fresh sets so nothing is timed on one buffer over and over.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+SPEEDUP_AUDIT = 10.0
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    warmup: int = 5
+    trials: int = 50
+    input_sets: int = 3
+    l2_flush_bytes: int = 256 * 1024 * 1024  # at least twice the L2 of an H100/H200 (50 MB)
+
+
+@dataclass
+class Spread:
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    min_ms: float
+    max_ms: float
+
+
+def time_interleaved(fns: dict[str, Callable], input_sets: list[list], cfg: TimingConfig
+                     ) -> dict[str, Spread]:
+    flush = torch.empty(cfg.l2_flush_bytes // 4, dtype=torch.float32, device="cuda")
+    names = list(fns)
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    for rnd in range(cfg.warmup + cfg.trials):
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        inputs = input_sets[rnd % len(input_sets)]
+        for name in order:
+            flush.zero_()
+            torch.cuda.synchronize()
+            start.record()
+            fns[name](*inputs)
+            end.record()
+            torch.cuda.synchronize()
+            if rnd >= cfg.warmup:
+                samples[name].append(start.elapsed_time(end))
+    return {n: _spread(s) for n, s in samples.items()}
+
+
+def _spread(xs: list[float]) -> Spread:
+    xs = sorted(xs)
+    q = statistics.quantiles(xs, n=10) if len(xs) >= 2 else [xs[0]] * 9
+    return Spread(statistics.median(xs), q[0], q[-1], xs[0], xs[-1])
+
+
+def describe(cfg: TimingConfig, spreads: dict[str, Spread], tf32: bool) -> dict:
+    return {"method": "cuda_events", "interleaved": True, "l2_flush_bytes": cfg.l2_flush_bytes,
+            "warmup": cfg.warmup, "trials": cfg.trials, "input_sets": cfg.input_sets,
+            "tf32": tf32, "spread": {n: asdict(s) for n, s in spreads.items()}}
+
+
+def fix_tf32(enabled: bool = False) -> bool:
+    """Fix TF32 for matmuls and convolutions; returns the setting for the verdict."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+    return enabled
