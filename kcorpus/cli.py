@@ -109,5 +109,35 @@ def query(workdir: Path = WorkdirOpt,
     out.print(table)
 
 
+@app.command("verify")
+def verify_pair(problem: Path = typer.Argument(..., help="reference program (KernelBench form)"),
+                candidate: Path = typer.Argument(..., help="Triton program defining ModelNew "
+                                                 "(or a completion holding it)"),
+                device: str = typer.Option("auto", help="cpu, cuda or auto"),
+                lenient: bool = typer.Option(False, help="accept partial conversions"),
+                trials: int = typer.Option(5, min=1, help="correctness trials"),
+                timeout: float = typer.Option(120.0, help="seconds before the candidate is killed"),
+                as_json: bool = typer.Option(False, "--json", help="one JSON object")) -> None:
+    """One verdict for one pair of files, by the pipeline's own verifier.
+
+    Exit code 0 whenever a verdict was produced, pass or fail (usable as an RL reward)."""
+    from kcorpus.verify.single import verify_files
+
+    try:
+        verdict = verify_files(problem, candidate, device=device, lenient=lenient, trials=trials,
+                               timeout_s=timeout)
+    except (OSError, ValueError, RuntimeError) as e:
+        _fail(str(e))
+    if as_json:
+        print(json.dumps(verdict, default=str))
+        return
+    status = "[green]PASS[/green]" if verdict["passed"] else f"[red]FAIL {verdict['failure_code']}[/red]"
+    out.print(f"{status} at stage {verdict['stage']}: {verdict['message'] or 'all checks passed'}")
+    for key in ("gpu_arch", "interpreter", "trials", "torch_ops", "eager_ms", "compile_ms",
+                "candidate_ms", "speedup_eager", "speedup_compile", "flags"):
+        if verdict.get(key) not in (None, [], ""):
+            out.print(f"  {key}: {verdict[key]}")
+
+
 def main() -> None:
     app()

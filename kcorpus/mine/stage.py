@@ -2,7 +2,7 @@
 
 A source already mined at the same commit (same `source_id`) is skipped, so a rebuild only reads
 what changed. A source that fails to fetch, or whose license the policy excludes, is recorded
-with its reason and the stage goes on.
+with its reason and the stage goes on; an excluded source is mined once the policy allows it.
 """
 
 from __future__ import annotations
@@ -39,17 +39,23 @@ def _mine_source(catalog, cfg, workdir, spec, i, counts) -> None:
         counts["rejects"] += catalog.insert_new("rejects", schema.table("rejects").to_arrow([row]))
         return
     sid = co.row["source_id"]
-    if catalog.rows("SELECT 1 FROM sources WHERE source_id = ?", [sid]):
-        return  # this commit is already mined
-    problems, kernels, rejects = [], [], []
     pol = cfg.license_policy
-    if not allowed(co.row["license_class"], pol.allow_copyleft, pol.allow_unknown):
+    permitted = allowed(co.row["license_class"], pol.allow_copyleft, pol.allow_unknown)
+    excluded = "FROM rejects WHERE source_id = ? AND reason = 'license_excluded'"
+    seen = bool(catalog.rows("SELECT 1 FROM sources WHERE source_id = ?", [sid]))
+    was_excluded = seen and bool(catalog.rows(f"SELECT 1 {excluded}", [sid]))
+    if seen and not (permitted and was_excluded):
+        return  # this commit is already mined, or still excluded by the license policy
+    problems, kernels, rejects = [], [], []
+    if not permitted:
         rejects.append(reject_row("mine", sid, "", "", "license_excluded",
                                   f"license {co.row['license']} ({co.row['license_class']}) "
                                   "is not allowed by license_policy"))
     else:
         _extract(co.root, sid, cfg, problems, kernels, rejects, counts)
     with catalog.transaction():  # a source's rows land together or not at all
+        if was_excluded:  # under a stricter policy before; mined now
+            catalog.con.execute(f"DELETE {excluded}", [sid])
         counts["sources"] += catalog.insert_new("sources", schema.table("sources").to_arrow([co.row]))
         for name, rows in (("problems", problems), ("kernels", kernels), ("rejects", rejects)):
             counts[name] += catalog.insert_new(name, schema.table(name).to_arrow(rows))
@@ -67,12 +73,14 @@ def _extract(root: Path, sid: str, cfg: PipelineConfig, problems: list, kernels:
             idx = extract.index_file(f.source, f.tree)
             probs, prejects = canonical.problems_from_file(idx, allowed_imports)
             kerns, krejects = canonical.kernels_from_file(idx, allowed_imports)
+            prows = [canonical.problem_row(p, sid, f.path) for p in probs]
+            krows = [canonical.kernel_row(k, sid, f.path) for k in kerns]
         except (RecursionError, MemoryError):
             rejects.append(reject_row("mine", sid, f.path, "", "too_deep",
                                       "nesting too deep to analyse"))
             continue
-        problems += [canonical.problem_row(p, sid, f.path) for p in probs]
-        kernels += [canonical.kernel_row(k, sid, f.path) for k in kerns]
+        problems += prows
+        kernels += krows
         rejects += [reject_row("mine", sid, f.path, r.item, r.reason, r.detail)
                     for r in prejects + krejects]
         if not (probs or kerns or prejects or krejects):

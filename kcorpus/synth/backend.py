@@ -37,7 +37,7 @@ class Backend(Protocol):
 
 def candidate_row(c: Completion) -> dict:
     code = extract_program(c.text)
-    cid = code_id(code, c.problem_id) if code else content_id(c.problem_id, "raw", c.text)
+    cid = _code_id(code, c.problem_id) if code else content_id(c.problem_id, "raw", c.text)
     return {
         "candidate_id": cid,
         "problem_id": c.problem_id,
@@ -53,3 +53,10 @@ def candidate_row(c: Completion) -> dict:
         "parent_candidate_id": c.parent_candidate_id,
         "created_at": datetime.now(UTC),
     }
+
+
+def _code_id(code: str, problem_id: str) -> str:
+    try:
+        return code_id(code, problem_id)
+    except (RecursionError, MemoryError):  # too deeply nested to normalise: the text as it is
+        return content_id(problem_id, code.strip())

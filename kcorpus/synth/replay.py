@@ -14,6 +14,7 @@ from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import Completion
 
 _FIELDS = {"problem_id", "path", "entry_point", "completion", "model", "sampling", "expect", "note"}
+_TYPES = {"problem_id": str, "path": str, "entry_point": str, "model": str, "sampling": dict}
 
 
 class ReplayBackend:
@@ -54,6 +55,10 @@ def _record(line: str) -> dict:
         raise ValueError("expected an object with a string 'completion'")
     if unknown := set(rec) - _FIELDS:
         raise ValueError(f"unknown fields {sorted(unknown)}")
+    for name, want in _TYPES.items():
+        if name in rec and not isinstance(rec[name], want):
+            raise ValueError(f"'{name}' must be {'an object' if want is dict else 'a string'}, "
+                             f"got {json.dumps(rec[name])[:100]}")
     return rec
 
 

@@ -1,6 +1,6 @@
 """Failure codes and the verifier version (standard library only: GPU workers import this)."""
 
-VERIFIER_VERSION = "0.1.0"
+VERIFIER_VERSION = "0.2.0"
 
 # static stage
 NO_CODE = "NO_CODE"                        # the completion holds no program

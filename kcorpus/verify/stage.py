@@ -1,8 +1,9 @@
 """The verify stage: a verdict for every candidate that has none for this verifier and device.
 
 Static checks run here (AST only); candidates that pass them go to one sandboxed fork server
-that checks `workers` of them at a time, each in its own forked process. Verdicts are written in small batches as they arrive, so a stage killed half-way
-keeps what it finished and a rerun verifies only the rest.
+that checks `workers` of them at a time, each in its own forked process. Verdicts are written
+in small batches as they arrive, so a stage killed half-way keeps what it finished and a rerun
+verifies only the rest.
 """
 
 from __future__ import annotations

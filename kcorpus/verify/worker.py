@@ -175,7 +175,7 @@ def _resizable(ref_mod, ref, seed: int, device: str) -> bool:
 
 def _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, trials=None, offset=0
                  ) -> bool:
-    from kcorpus.verify import correctness, instrument
+    from kcorpus.verify import correctness
 
     device = job.get("device", "cpu")
     seed0 = int(job.get("seed", 0)) * 1000 + offset

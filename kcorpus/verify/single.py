@@ -1,0 +1,44 @@
+"""One verdict for one (problem, candidate) pair of files: `kcorpus verify`.
+
+The same path as the pipeline: static checks in the worker, one sandboxed fork server, the
+same job fields and verdict columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kcorpus.synth.parse import extract_program
+from kcorpus.verify import sandbox
+from kcorpus.verify.codes import VERIFIER_VERSION
+from kcorpus.verify.stage import resolve_device
+
+FIELDS = ("passed", "stage", "failure_code", "message", "torch_ops", "static_flags", "flags",
+          "trials", "checks", "max_abs_err", "max_rel_err", "triton_launches", "eager_ms",
+          "compile_ms", "candidate_ms", "speedup_eager", "speedup_compile", "timing", "device",
+          "gpu_arch", "gpu_name", "driver", "interpreter", "tf32", "torch_version",
+          "triton_version", "seconds")
+
+
+def verify_files(problem: Path, candidate: Path, device: str = "auto", lenient: bool = False,
+                 trials: int = 5, timeout_s: float = 120.0) -> dict:
+    problem_code = _read(problem, "problem")
+    candidate_code = extract_program(_read(candidate, "candidate"))
+    device, _, _ = resolve_device(device)
+    job = {"id": candidate.name, "problem_code": problem_code, "candidate_code": candidate_code,
+           "device": device, "trials": trials, "seed": 1, "lenient": lenient}
+    limits = sandbox.Limits(timeout_s=timeout_s, parallel=1)
+    verdicts = list(sandbox.run_jobs([job], limits, device))
+    if not verdicts:
+        raise RuntimeError("the verification worker died without a verdict")
+    v = verdicts[0]
+    return {"verifier_version": VERIFIER_VERSION, **{k: v.get(k) for k in FIELDS}}
+
+
+def _read(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise ValueError(f"{path}: {what} file not found")
+    try:
+        return path.read_text()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: {what} file is not UTF-8: {e}") from None
