@@ -70,3 +70,18 @@ def run_cli(*args: str, cwd: Path | None = None, check: bool = True,
         raise AssertionError(f"kcorpus {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests run only where CUDA is available."""
+    try:
+        import torch
+        has_gpu = torch.cuda.is_available()
+    except ImportError:
+        has_gpu = False
+    if has_gpu:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -92,6 +92,14 @@ def clone_all(xs: list) -> list:
     return [x.clone() if isinstance(x, torch.Tensor) else x for x in xs]
 
 
+def copy_into(buffers: list, values: list) -> None:
+    """Overwrite tensor buffers in place (same storage, new values)."""
+    with torch.no_grad():
+        for b, v in zip(buffers, values):
+            if isinstance(b, torch.Tensor):
+                b.copy_(v)
+
+
 def flatten(out) -> list:
     if isinstance(out, (tuple, list)):
         return [y for x in out for y in flatten(x)]

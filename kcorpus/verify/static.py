@@ -129,7 +129,7 @@ def _forbidden(tree: ast.Module) -> StaticResult | None:
             return StaticResult(codes.TRY_EXCEPT, f"line {node.lineno}: try/except can hide a "
                                 "fallback path around the kernel")
         if isinstance(node, ast.Call):
-            name = _dotted(node.func)
+            name = _dotted(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else ""
             if name in FORBIDDEN_CALLS:
                 return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: calls {name}()")
             if name == "getattr" and not (len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):

@@ -3,8 +3,10 @@
 Method: the three run interleaved in one process, in a rotating order; before every timed call
 the L2 cache is flushed by writing a buffer twice its size, the device is synchronised, and the
 call is bracketed by CUDA events. After `warmup` untimed rounds, `trials` rounds are timed; the
-median is the label and the 10th/90th percentiles, min and max are the spread. Inputs rotate
-among `input_sets` fresh sets so nothing is timed on one buffer over and over.
+median is the label and the 10th/90th percentiles, min and max are the spread. Before every
+call the values of one of `input_sets` sets are copied into the same input buffers (outside the
+timed region), so a candidate that caches results by input address returns stale outputs; the
+outputs of the last round are returned for the caller to compare.
 """
 
 from __future__ import annotations
@@ -36,24 +38,37 @@ class Spread:
 
 
 def time_interleaved(fns: dict[str, Callable], input_sets: list[list], cfg: TimingConfig
-                     ) -> dict[str, Spread]:
+                     ) -> tuple[dict[str, Spread], dict[str, object]]:
     flush = torch.empty(cfg.l2_flush_bytes // 4, dtype=torch.float32, device="cuda")
+    buffers = [x.clone() if isinstance(x, torch.Tensor) else x for x in input_sets[0]]
     names = list(fns)
     samples: dict[str, list[float]] = {n: [] for n in names}
+    last: dict[str, object] = {}
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    for rnd in range(cfg.warmup + cfg.trials):
+    rounds = cfg.warmup + cfg.trials
+    for rnd in range(rounds):
         order = names[rnd % len(names):] + names[:rnd % len(names)]
-        inputs = input_sets[rnd % len(input_sets)]
+        values = input_sets[rnd % len(input_sets)]
         for name in order:
+            _copy_into(buffers, values)
             flush.zero_()
             torch.cuda.synchronize()
             start.record()
-            fns[name](*inputs)
+            out = fns[name](*buffers)
             end.record()
             torch.cuda.synchronize()
             if rnd >= cfg.warmup:
                 samples[name].append(start.elapsed_time(end))
-    return {n: _spread(s) for n, s in samples.items()}
+            if rnd == rounds - 1:
+                last[name] = out
+    return {n: _spread(s) for n, s in samples.items()}, last
+
+
+def _copy_into(buffers: list, values: list) -> None:
+    with torch.no_grad():
+        for b, v in zip(buffers, values):
+            if isinstance(b, torch.Tensor):
+                b.copy_(v)
 
 
 def _spread(xs: list[float]) -> Spread:

@@ -189,8 +189,12 @@ def _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, trials=None
     for trial in range(n):
         dist = correctness.DISTRIBUTIONS[trial % len(correctness.DISTRIBUTIONS)]
         size = sizes[trial % len(sizes)]
-        inputs = _inputs(ref_mod, seed0 + trial, dist, size == "resized", device)
-        failure = _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict)
+        resize = size == "resized"
+        inputs = _inputs(ref_mod, seed0 + trial, dist, resize, device)
+        # trial 1 first runs the candidate on other values in the same buffers: a candidate
+        # that caches results by input identity (address) returns stale outputs and fails
+        prime = _inputs(ref_mod, seed0 + trial + 50_000, dist, resize, device) if trial == 1 else None
+        failure = _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict, prime)
         verdict.update(trials=verdict["trials"] + 1, max_abs_err=errors.max_abs,
                        max_rel_err=errors.max_rel)
         if failure is not None:
@@ -202,15 +206,20 @@ def _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, trials=None
     return True
 
 
-def _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict):
+def _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict, prime=None):
     """One correctness trial: the candidate first (so it cannot find the reference's freed
-    output in memory), then the reference; returns (code, message) on failure."""
+    output in memory), then the reference; returns (code, message) on failure. With `prime`,
+    the candidate first runs on those values, then on `inputs` copied into the same buffers."""
     from kcorpus.verify import correctness, instrument
 
-    cand_in, pristine = correctness.clone_all(inputs), correctness.clone_all(inputs)
-    counter.count = 0
+    cand_in, pristine = correctness.clone_all(prime or inputs), correctness.clone_all(inputs)
     recorder = instrument.OpRecorder()
     try:
+        if prime is not None:
+            with recorder:
+                instrument.no_grad_forward(cand, cand_in)
+            correctness.copy_into(cand_in, inputs)
+        counter.count = 0
         with recorder:
             cand_out = instrument.no_grad_forward(cand, cand_in)
         _sync()
@@ -241,7 +250,7 @@ def _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict):
 def _timing(job, verdict, ref_mod, ref, cand, counter, lenient, lock, report) -> None:
     import torch
 
-    from kcorpus.verify import instrument, timing
+    from kcorpus.verify import correctness, instrument, timing
 
     cfg = timing.TimingConfig(**job.get("timing", {}))
     sets = [_inputs(ref_mod, 7_000_000 + i, "given", False, "cuda") for i in range(cfg.input_sets)]
@@ -258,7 +267,12 @@ def _timing(job, verdict, ref_mod, ref, cand, counter, lenient, lock, report) ->
         fns["candidate"](*xs)
     torch.cuda.synchronize()
     with lock.hold(report):
-        spreads = timing.time_interleaved(fns, sets, cfg)
+        spreads, last = timing.time_interleaved(fns, sets, cfg)
+    try:  # the last timed round's outputs, on the same values, must agree
+        correctness.compare(correctness.flatten(last["eager"]), correctness.flatten(last["candidate"]),
+                            tf32=verdict["tf32"], errors=correctness.Errors())
+    except correctness.CheckFailed as f:
+        return _fail(verdict, f.code, f"during timing: {f}")
     verdict.update(eager_ms=spreads["eager"].median_ms, candidate_ms=spreads["candidate"].median_ms,
                    compile_ms=spreads["compile"].median_ms if "compile" in spreads else None,
                    timing=json.dumps(timing.describe(cfg, spreads, verdict["tf32"])))
