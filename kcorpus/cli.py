@@ -139,5 +139,21 @@ def verify_pair(problem: Path = typer.Argument(..., help="reference program (Ker
             out.print(f"  {key}: {verdict[key]}")
 
 
+bench = typer.Typer(help="Benchmarks: each prints a table, then one JSON line.")
+app.add_typer(bench, name="bench")
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@bench.command("verify", context_settings=_PASS_THROUGH)
+def bench_verify(ctx: typer.Context) -> None:
+    """Candidates per minute: the fork-server pool beside a fresh process per candidate.
+
+    Options: --device cuda|cpu --parallel N --timeout S --trials N --timing-trials N --hangs N
+    --no-baseline --out FILE"""
+    from kcorpus.bench.verify import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
 def main() -> None:
     app()

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
 from kcorpus.dedup import dedup
-from kcorpus.mine import mine
-from kcorpus.publish import publish
-from kcorpus.synth import synth
+from kcorpus.mine.stage import mine
+from kcorpus.publish.stage import publish
+from kcorpus.synth.stage import synth
 from kcorpus.verify.stage import verify
 
 STAGES: dict[str, Callable[[Catalog, PipelineConfig, Path], dict]] = {

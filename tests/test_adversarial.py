@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from kcorpus.verify import codes, sandbox
-from tests.verify_cases import programs as P
+from kcorpus.verify import tricks as P
 
 CASES = {  # name: (problem, candidate, expected failure code; "" means it must pass)
     "freed_output_buffer": (P.PROBLEM, P.FREED_BUFFER, {codes.MISMATCH, codes.NONFINITE}),

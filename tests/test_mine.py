@@ -18,7 +18,7 @@ import pytest
 
 from kcorpus.catalog import Catalog
 from kcorpus.config import load_config
-from kcorpus.mine import mine
+from kcorpus.mine.stage import mine
 from kcorpus.mine.licenses import detect_license
 from tests.conftest import git, make_git_repo, write_pipeline
 

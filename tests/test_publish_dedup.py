@@ -12,9 +12,9 @@ from kcorpus import schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import load_config
 from kcorpus.dedup import canonical_code, dedup
-from kcorpus.publish import publish
+from kcorpus.publish.stage import publish
 from tests.conftest import write_pipeline
-from tests.verify_cases import programs as P
+from kcorpus.verify import tricks as P
 
 RENAMED = P.HONEST.replace("x_ptr", "inp").replace("offs", "idx").replace(
     '"""Scale by the weight and clamp at zero; masked, so any size passes."""', "# fused")

@@ -8,8 +8,8 @@ import pytest
 
 from kcorpus.catalog import Catalog
 from kcorpus.config import load_config
-from kcorpus.mine import mine
-from kcorpus.synth import synth
+from kcorpus.mine.stage import mine
+from kcorpus.synth.stage import synth
 from kcorpus.synth.parse import extract_program
 from tests.conftest import make_git_repo, write_pipeline
 

@@ -14,7 +14,7 @@ from kcorpus.catalog import Catalog
 from kcorpus.config import VerifyConfig
 from kcorpus.verify import codes, sandbox, static
 from kcorpus.verify.stage import verify
-from tests.verify_cases import programs as P
+from kcorpus.verify import tricks as P
 
 LIMITS = sandbox.Limits(timeout_s=60, memory_mb=8192)
 

@@ -1,5 +1,5 @@
-"""Mining: sources to problems (canonical nn.Module programs) and human-written Triton kernels."""
+"""Mining: sources to problems (canonical nn.Module programs) and human-written Triton kernels.
 
-from kcorpus.mine.stage import mine
-
-__all__ = ["mine"]
+The stage is `kcorpus.mine.stage.mine`; the AST modules (files, extract, canonical) need only
+the standard library.
+"""

@@ -1,5 +1,1 @@
-"""Synthesis: backends turn problems into Triton candidates."""
-
-from kcorpus.synth.stage import synth
-
-__all__ = ["synth"]
+"""Synthesis: backends turn problems into Triton candidates (the stage: kcorpus.synth.stage)."""

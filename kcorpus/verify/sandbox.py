@@ -38,12 +38,15 @@ class Limits:
     timeout_s: float = 120.0
     memory_mb: int = 8192
     parallel: int = 2
+    # torch.compile's cache for the reference baselines; None: private to each sandbox
+    inductor_cache: str | None = None
 
 
-def scrubbed_env(workdir: Path, device: str) -> dict[str, str]:
+def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
     env.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(workdir / "triton"),
-               TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor"), TORCHINDUCTOR_COMPILE_THREADS="1",
+               TORCHINDUCTOR_CACHE_DIR=inductor_cache or str(workdir / "inductor"),
+               TORCHINDUCTOR_COMPILE_THREADS="1",
                PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
                KCORPUS_WORKER_THREADS="1")
     if device == "cpu":
@@ -52,7 +55,8 @@ def scrubbed_env(workdir: Path, device: str) -> dict[str, str]:
     return env
 
 
-def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None):
+def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
+           inductor_cache: str | None):
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if memory_mb is not None and device == "cpu":  # CUDA reserves huge virtual ranges
@@ -61,7 +65,8 @@ def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None):
 
     return subprocess.Popen([sys.executable, "-I", str(WORKER), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
-                            env=scrubbed_env(Path(workdir), device), start_new_session=True,
+                            env=scrubbed_env(Path(workdir), device, inductor_cache),
+                            start_new_session=True,
                             preexec_fn=limits)
 
 
@@ -71,7 +76,7 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str) -> Iterator[dict
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
                        "--memory-mb", str(limits.memory_mb), "--device", device],
-                      tmp, device, memory_mb=None)
+                      tmp, device, None, limits.inductor_cache)
         feeder = threading.Thread(target=_feed, args=(proc, jobs), daemon=True)
         feeder.start()
         drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never let it block
@@ -99,7 +104,7 @@ def run_job(job: dict, limits: Limits) -> dict:
     """One job in a fresh sandboxed interpreter; always returns a verdict."""
     device = job.get("device", "cpu")
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
-        proc = _popen(["--single"], tmp, device, limits.memory_mb)
+        proc = _popen(["--single"], tmp, device, limits.memory_mb, limits.inductor_cache)
         try:
             out, err = proc.communicate(json.dumps(job).encode() + b"\n", timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:

@@ -1,4 +1,6 @@
-"""A small problem and candidates for it: honest, wrong, crashing, hanging, cheating."""
+"""A small problem and candidates for it, as source text: honest, awkward, wrong, crashing,
+hanging, and one for each known way of cheating (DESIGN.md, "Verification"). The verifier tests
+and `kcorpus bench verify` use them; nothing here is imported as code into the pipeline."""
 
 PROBLEM = '''
 import torch
