@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -298,11 +300,18 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
+_LOADED = itertools.count()
+
+
 def _module(name: str, code: str) -> types.ModuleType:
-    mod = types.ModuleType(name)
-    mod.__file__ = f"<{name}>"
-    sys.modules[name] = mod  # dataclasses and pickling look modules up by name
-    exec(compile(code, f"<{name}>", "exec"), mod.__dict__)
+    """Load `code` as module `name` from a file in the working directory: Triton's JIT reads
+    kernel source from the file, and dataclasses look modules up in sys.modules."""
+    path = Path.cwd() / f"{name}_{next(_LOADED)}.py"  # a new file each time: no stale linecache
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
     return mod
 
 
