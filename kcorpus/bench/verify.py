@@ -162,6 +162,11 @@ def speedup_drift(a: dict, b: dict) -> float | None:
     return statistics.median(drifts) if drifts else None
 
 
+def _median_seconds(verdicts: dict) -> float | None:
+    xs = [v["seconds"] for v in verdicts.values() if v.get("seconds")]
+    return round(statistics.median(xs), 3) if xs else None
+
+
 def run(cfg: BenchConfig) -> dict:
     jobs = _jobs(cfg, candidate_set(cfg.hangs))
     with tempfile.TemporaryDirectory(prefix="kcorpus-bench-") as cache:
@@ -183,10 +188,15 @@ def run(cfg: BenchConfig) -> dict:
         "repeat_verdicts_equal": _codes(first) == _codes(second),
         "repeat_median_speedup_drift": speedup_drift(first, second),
         "median_speedup_eager": statistics.median(speedups) if speedups else None,
+        "median_candidate_seconds": _median_seconds(first),
+        "baseline_median_candidate_seconds": _median_seconds(fresh) if fresh else None,
         "verdict_counts": dict(Counter(_codes(first).values())),
         "verdicts": {k: {"code": _codes(first)[k], "message": (first[k].get("message") or "")[:160],
                          "speedup_eager": first[k].get("speedup_eager"),
                          "speedup_compile": first[k].get("speedup_compile"),
+                         "seconds": first[k].get("seconds"),
+                         "phase_seconds": first[k].get("phase_seconds"),
+                         "baseline_seconds": fresh.get(k, {}).get("seconds") if fresh else None,
                          "repeat_code": _codes(second).get(k),
                          "baseline_code": _codes(fresh).get(k) if fresh else None}
                      for k in sorted(first)},

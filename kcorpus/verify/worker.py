@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed, even from C, goes to stderr
-    import torch  # noqa: F401  (loaded once here: forked children inherit it)
-    import triton  # noqa: F401
+    _preload(args.device)
 
     if args.single:
         lock = GpuLock(Path(os.environ.get("TMPDIR", "/tmp")) / "kcorpus-gpu.lock")
@@ -60,6 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     cfg = PoolConfig(args.parallel, args.timeout, args.memory_mb, args.device)
     serve(cfg, run_job, sys.stdin, results)
     return 0
+
+
+def _preload(device: str) -> None:
+    """Import what every candidate needs once, here: forked children inherit it. CUDA itself
+    must stay untouched in this process (each child initialises its own)."""
+    import torch
+    import triton  # noqa: F401
+
+    from kcorpus.verify import correctness, instrument, timing  # noqa: F401
+
+    if device == "cuda":
+        import torch._dynamo  # noqa: F401  (seconds to import: the torch.compile baseline)
+        import torch._inductor.compile_fx  # noqa: F401
+        from triton.compiler import compiler  # noqa: F401
+    assert not torch.cuda.is_initialized()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_job(job: dict, lock: GpuLock, report) -> dict:
     t0 = time.perf_counter()
-    torch = _torch_setup()
+    _torch_setup()
     verdict = _context(job.get("device", "cpu"))
     verdict.update(id=job.get("id"), passed=False, stage="static", failure_code="", message="",
                    static_flags=[], torch_ops=[], flags=[], trials=0, triton_launches=0)
@@ -82,9 +96,11 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         _stages(job, verdict, lock, report)
     except Exception as e:  # classified where raised; this is the backstop
         _fail(verdict, _runtime_code(e), _describe(e))
-    finally:
-        if torch.cuda.is_initialized():
-            torch.cuda.synchronize()
+    try:
+        _sync()
+    except Exception as e:  # a CUDA fault is sticky: it surfaces here if not before
+        if verdict["passed"] or not verdict["failure_code"]:
+            _fail(verdict, codes.CRASH, f"CUDA fault: {_describe(e)}")
     verdict["seconds"] = round(time.perf_counter() - t0, 4)
     return verdict
 
@@ -106,16 +122,22 @@ def _stages(job: dict, verdict: dict, lock: GpuLock, report) -> None:
     from kcorpus.verify import instrument
 
     counter = instrument.LaunchCounter().install()
+    phases = verdict.setdefault("phase_seconds", {})
+    t = time.perf_counter()
     try:
         loaded = _load(job, verdict)
+        phases["load"] = round(time.perf_counter() - t, 3)
         if loaded is None:
             return None
         verdict["stage"] = "correctness"
-        if not _correctness(job, verdict, *loaded, counter, lenient):
-            return None
-        if job.get("device") == "cuda":
+        t = time.perf_counter()
+        ok = _correctness(job, verdict, *loaded, counter, lenient)
+        phases["correctness"] = round(time.perf_counter() - t, 3)
+        if ok and job.get("device") == "cuda":
             verdict["stage"] = "timing"
+            t = time.perf_counter()
             _timing(job, verdict, *loaded, counter, lenient, lock, report)
+            phases["timing"] = round(time.perf_counter() - t, 3)
     finally:
         counter.uninstall()
     return None
@@ -258,9 +280,11 @@ def _timing(job, verdict, ref_mod, ref, cand, counter, lenient, lock, report) ->
     sets = [_inputs(ref_mod, 7_000_000 + i, "given", False, "cuda") for i in range(cfg.input_sets)]
     fns = {"eager": lambda *xs: instrument.no_grad_forward(ref, list(xs)),
            "candidate": lambda *xs: instrument.no_grad_forward(cand, list(xs))}
+    t = time.perf_counter()
     try:  # compile outside the GPU lock: it is CPU work
         compiled = torch.compile(ref)
         instrument.no_grad_forward(compiled, sets[0])
+        verdict["phase_seconds"]["torch_compile"] = round(time.perf_counter() - t, 3)
         fns["compile"] = lambda *xs: instrument.no_grad_forward(compiled, list(xs))
     except Exception as e:
         verdict["flags"].append("torch_compile_failed")
