@@ -24,6 +24,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,6 +144,7 @@ class ForkPool:
             out.write(json.dumps({"verdict": verdict}) + "\n")
             out.flush()
         except BaseException:  # the child must never return into the server's loop
+            traceback.print_exc()
             code = 70
         finally:
             os._exit(code)

@@ -62,18 +62,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _preload(device: str) -> None:
-    """Import what every candidate needs once, here: forked children inherit it. CUDA itself
-    must stay untouched in this process (each child initialises its own)."""
+    """Import what every candidate needs once, here: forked children inherit it. Nothing that
+    touches the CUDA driver may run in this process (a forked child could not use CUDA then):
+    torch.compile's modules do, so each child imports those itself."""
     import torch
     import triton  # noqa: F401
 
     from kcorpus.verify import correctness, instrument, timing  # noqa: F401
 
-    if device == "cuda":
-        import torch._dynamo  # noqa: F401  (seconds to import: the torch.compile baseline)
-        import torch._inductor.compile_fx  # noqa: F401
-        from triton.compiler import compiler  # noqa: F401
-    assert not torch.cuda.is_initialized()
+    if torch.cuda.is_initialized():
+        raise RuntimeError("CUDA was initialised in the fork server")
 
 
 def _parser() -> argparse.ArgumentParser:
