@@ -4,7 +4,7 @@
 set -u
 OUT=${OUT:-/tmp}
 if [ "${1:-}" = collect ]; then
-  while pgrep -f "kcorpus.bench.verify" >/dev/null; do sleep 5; done
+  while pgrep -f "[k]corpus[.]bench[.]verify" >/dev/null; do sleep 5; done
   cp /tmp/bench_verify.json /tmp/bench_verify.log "$OUT"/ 2>/dev/null
   tail -6 /tmp/bench_verify.log
   exit 0
