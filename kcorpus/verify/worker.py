@@ -41,6 +41,8 @@ from kcorpus.verify.pool import GpuLock, PoolConfig, serve  # noqa: E402
 
 _COMPILE_ERRORS = {"CompilationError", "CompileTimeAssertionFailure", "InterpreterError",
                    "UnsupportedLanguageConstruct"}
+_CUDA_FAULT_TEXT = ("cuda error", "triton error [cuda]", "illegal memory access",
+                    "illegal address", "misaligned address")
 _OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 
@@ -343,8 +345,8 @@ def _runtime_code(e: BaseException) -> str:
     text = str(e).lower()
     if isinstance(e, MemoryError) or "OutOfMemoryError" in names or any(t in text for t in _OOM_TEXT):
         return codes.OOM
-    if "illegal memory access" in text or "cuda error" in text:
-        return codes.CRASH
+    if "AcceleratorError" in names or any(t in text for t in _CUDA_FAULT_TEXT):
+        return codes.CRASH  # a CUDA fault: the context is lost, as if the process had died
     return codes.COMPILE_ERROR if names & _COMPILE_ERRORS else codes.RUNTIME_ERROR
 
 
