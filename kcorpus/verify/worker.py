@@ -74,6 +74,7 @@ def _preload(device: str) -> None:
     from kcorpus.verify import correctness, instrument, timing  # noqa: F401
 
     if device == "cuda":  # the torch.compile baseline: seconds of imports saved per candidate
+        _driver()  # nvidia-smi once here (no CUDA in this process); children inherit the answer
         import torch._dynamo  # noqa: F401
         import torch._inductor.async_compile  # noqa: F401
         import torch._inductor.codecache  # noqa: F401
