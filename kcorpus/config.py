@@ -78,6 +78,7 @@ class VerifyConfig(_Model):
     device: Literal["cpu", "cuda", "auto"] = "auto"
     trials: int = Field(5, ge=1, le=100)
     timeout_s: float = Field(120.0, gt=0)
+    forward_timeout_s: float = Field(10.0, gt=0, description="Python in forward outside kernels")
     memory_mb: int = Field(8192, ge=512)
     workers: int = Field(2, ge=1, le=64)
     lenient: bool = False

@@ -92,6 +92,15 @@ def test_a_hanging_candidate_is_killed_at_its_time_limit():
     assert v["failure_code"] == codes.TIMEOUT and not v["passed"]
 
 
+def test_a_loop_that_never_ends_is_caught_long_before_the_time_limit():
+    import time
+
+    t0 = time.perf_counter()
+    v = sandbox.run_job(job(P.HANG, forward_timeout_s=2), sandbox.Limits(timeout_s=60))
+    assert v["failure_code"] == codes.TIMEOUT and "own Python outside Triton" in v["message"]
+    assert time.perf_counter() - t0 < 30
+
+
 def test_lenient_mode_accepts_partial_conversions_and_lists_the_ops():
     v = sandbox.run_job(job(P.TORCH_OPS, lenient=True), LIMITS)
     assert v["passed"], v["message"]

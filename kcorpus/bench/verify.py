@@ -44,6 +44,7 @@ class BenchConfig:
     timing_trials: int = 30
     hangs: int = 2
     baseline: bool = True
+    forward_timeout_s: float = 10.0
 
 
 # -- the candidate set -------------------------------------------------------------------------
@@ -134,7 +135,8 @@ def candidate_set(hangs: int = 2) -> list[dict]:
 
 def _jobs(cfg: BenchConfig, base: list[dict]) -> list[dict]:
     return [{**j, "device": cfg.device, "trials": cfg.trials, "seed": 1,
-             "timing": {"trials": cfg.timing_trials}} for j in base]
+             "forward_timeout_s": cfg.forward_timeout_s, "timing": {"trials": cfg.timing_trials}}
+            for j in base]
 
 
 def run_pool(cfg: BenchConfig, jobs: list[dict], cache: str) -> tuple[dict, float]:
@@ -178,7 +180,8 @@ def run(cfg: BenchConfig) -> dict:
     speedups = [v["speedup_eager"] for v in first.values() if v.get("speedup_eager")]
     return {
         "candidates": len(jobs), "device": cfg.device, "gpu": gpu, "arch": arch,
-        "parallel": cfg.parallel, "seconds": round(t_first, 2),
+        "parallel": cfg.parallel, "timeout_s": cfg.timeout_s,
+        "forward_timeout_s": cfg.forward_timeout_s, "seconds": round(t_first, 2),
         "per_min": round(len(jobs) / t_first * 60, 1),
         "repeat_seconds": round(t_second, 2),
         "baseline_seconds": round(t_fresh, 2) if t_fresh else None,
@@ -230,10 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timing-trials", type=int, default=30)
     p.add_argument("--hangs", type=int, default=2)
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--forward-timeout", type=float, default=10.0,
+                   help="seconds of Python in forward outside Triton launches before a hang")
     p.add_argument("--out", type=Path, help="write the full result (every verdict) here")
     a = p.parse_args(argv)
     cfg = BenchConfig(a.device, a.parallel, a.timeout, a.trials, a.timing_trials, a.hangs,
-                      not a.no_baseline)
+                      not a.no_baseline, a.forward_timeout)
     result = run(cfg)
     if a.out:
         a.out.write_text(json.dumps(result, indent=1))

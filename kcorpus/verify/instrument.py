@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import functools
+import signal
+import time
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
@@ -27,44 +29,99 @@ LAYOUT_ATEN = {
 
 
 class LaunchCounter:
-    """Counts Triton launches while installed; pauses op recording during each launch."""
+    """Counts Triton launches while installed, and the time spent inside launches, compiles and
+    autotuning; pauses op recording during each launch."""
 
     def __init__(self):
         self.count = 0
+        self.depth = 0
+        self.launch_seconds = 0.0
+        self._entered = 0.0
         self._patched: list[tuple[type, object]] = []
 
     def install(self) -> LaunchCounter:
+        from triton.runtime.autotuner import Autotuner, Heuristics
         from triton.runtime.jit import JITFunction
 
-        classes = [JITFunction]
+        kernels = [JITFunction]
         try:
             from triton.runtime.interpreter import InterpretedFunction
-            classes.append(InterpretedFunction)
+            kernels.append(InterpretedFunction)
         except ImportError:  # very old triton: no interpreter
             pass
-        for cls in classes:
+        for cls, counts in [(k, True) for k in kernels] + [(Autotuner, False), (Heuristics, False)]:
             original = cls.run
             self._patched.append((cls, original))
-            cls.run = self._wrap(original)
+            cls.run = self._wrap(original, counts)
         return self
 
-    def _wrap(self, original):
+    def _wrap(self, original, counts: bool):
         counter = self
 
         @functools.wraps(original)
-        def run(self, *args, grid, warmup, **kwargs):
-            if warmup:
-                return original(self, *args, grid=grid, warmup=warmup, **kwargs)
-            counter.count += 1
-            with _disable_current_modes():
-                return original(self, *args, grid=grid, warmup=warmup, **kwargs)
+        def run(self, *args, **kwargs):
+            if kwargs.get("warmup"):
+                return original(self, *args, **kwargs)
+            counter.count += counts
+            counter._enter()
+            try:
+                with _disable_current_modes():
+                    return original(self, *args, **kwargs)
+            finally:
+                counter._exit()
 
         return run
+
+    def _enter(self) -> None:
+        if self.depth == 0:
+            self._entered = time.perf_counter()
+        self.depth += 1
+
+    def _exit(self) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self.launch_seconds += time.perf_counter() - self._entered
+
+    def launch_time(self) -> float:
+        """Seconds spent in launches so far, the one in progress included."""
+        running = time.perf_counter() - self._entered if self.depth else 0.0
+        return self.launch_seconds + running
 
     def uninstall(self) -> None:
         for cls, original in self._patched:
             cls.run = original
         self._patched.clear()
+
+
+class CandidateHang(Exception):
+    """forward ran too long in its own Python, outside Triton launches and compiles."""
+
+
+class ForwardWatchdog:
+    """Raises CandidateHang inside forward once it has spent `limit_s` seconds of its own
+    Python outside Triton launches (compiles and autotuning count as launches). A loop that
+    never ends is caught in seconds instead of at the sandbox's time limit."""
+
+    def __init__(self, counter: LaunchCounter, limit_s: float, tick_s: float = 0.25):
+        self.counter, self.limit_s, self.tick_s = counter, limit_s, tick_s
+
+    def __enter__(self) -> ForwardWatchdog:
+        self.start, self.launch0 = time.perf_counter(), self.counter.launch_time()
+        self.previous = signal.signal(signal.SIGALRM, self._tick)
+        signal.setitimer(signal.ITIMER_REAL, self.tick_s, self.tick_s)
+        return self
+
+    def _tick(self, *_) -> None:
+        if self.counter.depth:
+            return
+        own = time.perf_counter() - self.start - (self.counter.launch_time() - self.launch0)
+        if own > self.limit_s:
+            raise CandidateHang(f"forward ran {own:.1f}s of its own Python outside Triton "
+                                f"launches (limit {self.limit_s:.0f}s): a loop that never ends?")
+
+    def __exit__(self, *exc) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        signal.signal(signal.SIGALRM, self.previous)
 
 
 class OpRecorder(TorchDispatchMode):

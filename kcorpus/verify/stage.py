@@ -64,7 +64,8 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
             if result.passed:
                 jobs.append({"id": row["candidate_id"], "problem_code": row["problem_code"],
                              "candidate_code": row["code"], "device": device,
-                             "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient})
+                             "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
+                             "forward_timeout_s": cfg.forward_timeout_s})
                 continue
             record({"id": row["candidate_id"], "passed": False, "stage": "static",
                     "failure_code": result.failure_code, "message": result.message,

@@ -10,7 +10,9 @@ for the fresh-process baseline). Untrusted code runs here, never in the pipeline
 what candidates print goes to stderr, stdout carries only verdicts.
 
 A job: {"id", "problem_code", "candidate_code", "device": "cpu"|"cuda", "trials", "seed",
-"lenient", "timing": {"warmup", "trials"}}. On the CPU set TRITON_INTERPRET=1: kernels run in
+"lenient", "forward_timeout_s", "timing": {"warmup", "trials"}}. `forward_timeout_s` bounds the
+Python a candidate's forward may run outside Triton launches and compiles (default 10 s).
+On the CPU set TRITON_INTERPRET=1: kernels run in
 Triton's interpreter, the verdict says so and carries no timing.
 
 Stages: static (AST) -> compile (load both programs, copy the perturbed reference weights) ->
@@ -99,7 +101,8 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
     _torch_setup()
     verdict = _context(job.get("device", "cpu"))
     verdict.update(id=job.get("id"), passed=False, stage="static", failure_code="", message="",
-                   static_flags=[], torch_ops=[], flags=[], trials=0, triton_launches=0)
+                   static_flags=[], torch_ops=[], flags=[], trials=0, triton_launches=0,
+                   forward_timeout_s=float(job.get("forward_timeout_s", 10.0)))
     try:
         _stages(job, verdict, lock, report)
     except Exception as e:  # classified where raised; this is the backstop
@@ -246,15 +249,18 @@ def _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict, prime=None
 
     cand_in, pristine = correctness.clone_all(prime or inputs), correctness.clone_all(inputs)
     recorder = instrument.OpRecorder()
+    watchdog = instrument.ForwardWatchdog(counter, verdict["forward_timeout_s"])
     try:
         if prime is not None:
-            with recorder:
+            with recorder, watchdog:
                 instrument.no_grad_forward(cand, cand_in)
             correctness.copy_into(cand_in, inputs)
         counter.count = 0
-        with recorder:
+        with recorder, watchdog:
             cand_out = instrument.no_grad_forward(cand, cand_in)
         _sync()
+    except instrument.CandidateHang as e:
+        return codes.TIMEOUT, str(e)
     except Exception as e:
         return _runtime_code(e), _describe(e)
     verdict["triton_launches"] = max(verdict["triton_launches"], counter.count)
