@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(BIN)/kcorpus status
 
 test: $(STAMP)
+	$(BIN)/ruff check kcorpus flows tests
 	$(BIN)/python -m pytest -q -ra
 
 lint: $(STAMP)

@@ -18,10 +18,6 @@ class _Bar:
         if self._p is not None:
             self._p.advance(self._t, n)
 
-    def total(self, total: int) -> None:
-        if self._p is not None:
-            self._p.update(self._t, total=total)
-
 
 @contextmanager
 def bar(description: str, total: int | None = None) -> Iterator[_Bar]:

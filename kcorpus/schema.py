@@ -90,9 +90,6 @@ class RecordDef:
 
         return datasets.Features({c.name: datasets_type(c.type) for c in self.columns})
 
-    def empty_table(self) -> pa.Table:
-        return self.arrow_schema().empty_table()
-
     def to_arrow(self, rows: list[dict]) -> pa.Table:
         """Rows (dicts) to a table of exactly this schema; a missing key is an error."""
         names = self.column_names

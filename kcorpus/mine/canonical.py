@@ -8,7 +8,6 @@ files without inputs are rejected with a reason (shape inference is a later stag
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 
 from kcorpus import optypes
@@ -133,11 +132,3 @@ def kernel_row(k: Kernel, source_id: str, path: str) -> dict:
         "launchers": k.launchers,
         "code": k.code,
     }
-
-
-def parse_ok(code: str) -> bool:
-    try:
-        ast.parse(code)
-        return True
-    except SyntaxError:
-        return False

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from kcorpus.verify.correctness import copy_into
+
 SPEEDUP_AUDIT = 10.0
 
 
@@ -50,7 +52,7 @@ def time_interleaved(fns: dict[str, Callable], input_sets: list[list], cfg: Timi
         order = names[rnd % len(names):] + names[:rnd % len(names)]
         values = input_sets[rnd % len(input_sets)]
         for name in order:
-            _copy_into(buffers, values)
+            copy_into(buffers, values)
             flush.zero_()
             torch.cuda.synchronize()
             start.record()
@@ -62,13 +64,6 @@ def time_interleaved(fns: dict[str, Callable], input_sets: list[list], cfg: Timi
             if rnd == rounds - 1:
                 last[name] = out
     return {n: _spread(s) for n, s in samples.items()}, last
-
-
-def _copy_into(buffers: list, values: list) -> None:
-    with torch.no_grad():
-        for b, v in zip(buffers, values):
-            if isinstance(b, torch.Tensor):
-                b.copy_(v)
 
 
 def _spread(xs: list[float]) -> Spread:
