@@ -155,5 +155,13 @@ def bench_verify(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(ctx.args))
 
 
+@bench.command("mine", context_settings=_PASS_THROUGH)
+def bench_mine(ctx: typer.Context) -> None:
+    """Files/s of extraction beside bare ast.parse, and the yield. Options: PATH... --workers N"""
+    from kcorpus.bench.mine import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
 def main() -> None:
     app()

@@ -55,6 +55,7 @@ class LicensePolicy(_Model):
 
 class MineConfig(_Model):
     max_file_bytes: int = Field(512_000, gt=0)
+    workers: int = Field(2, ge=1, le=256, description="processes extracting files in parallel")
     allowed_imports: list[str] = Field(
         default_factory=lambda: ["torch", "numpy", "math", "einops", "typing", "functools",
                                  "collections", "itertools", "dataclasses", "enum", "abc",

@@ -68,34 +68,37 @@ def _binds(node: ast.stmt) -> set[str]:
     return set()
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
 def _uses(node: ast.stmt) -> set[str]:
-    """Names the statement reads from the module scope (reads minus names bound locally)."""
-    loads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return loads - _local_names(node)
-
-
-def _local_names(node: ast.stmt) -> set[str]:
+    """Names the statement reads from the module scope, in one pass over its tree: every name
+    read, less the names bound inside it (arguments, assignments, imports, nested definitions,
+    exception and comprehension targets) unless declared global. Approximate by design: a name
+    bound anywhere inside the statement counts as local throughout it."""
+    loads: set[str] = set()
     local: set[str] = set()
     declared_global: set[str] = set()
-    for scope in ast.walk(node):
-        if isinstance(scope, ast.comprehension):
-            local |= {n.id for n in ast.walk(scope.target) if isinstance(n, ast.Name)}
-        if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        a = scope.args
-        local |= {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x}
-        for n in ast.walk(scope):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
-                local.add(n.id)
-            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+    for n in ast.walk(node):
+        t = type(n)
+        if t is ast.Name:
+            (loads if type(n.ctx) is ast.Load else local).add(n.id)
+        elif t is ast.arg:
+            local.add(n.arg)
+        elif t is ast.Import or t is ast.ImportFrom:
+            if n is not node:
                 local |= {(x.asname or x.name).split(".")[0] for x in n.names}
-            elif isinstance(n, ast.ExceptHandler) and n.name:
+        elif t is ast.ExceptHandler:
+            if n.name:
                 local.add(n.name)
-            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n is not scope:
+        elif t in _SCOPES:
+            if n is not node:
                 local.add(n.name)
-            elif isinstance(n, ast.Global):
-                declared_global |= set(n.names)
-    return local - declared_global
+        elif t is ast.Global:
+            declared_global |= set(n.names)
+    if not isinstance(node, _SCOPES):
+        local -= _binds(node)  # what a module-level statement assigns is a binding, not a local
+    return loads - (local - declared_global)
 
 
 def closure(idx: FileIndex, roots: set[str]) -> tuple[list[int], set[str]]:

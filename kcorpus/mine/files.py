@@ -20,14 +20,19 @@ class ParsedFile:
     detail: str = ""
 
 
-def walk_python_files(root: Path, max_bytes: int) -> Iterator[ParsedFile]:
-    root = root.resolve()
+def list_python_files(root: Path) -> list[Path]:
+    """Every *.py path under `root` (links included, not followed into), in a stable order."""
+    out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for name in sorted(filenames):
-            if name.endswith(".py"):
-                p = Path(dirpath) / name
-                yield read_python_file(root, p, max_bytes)
+        out += [Path(dirpath) / n for n in sorted(filenames) if n.endswith(".py")]
+    return out
+
+
+def walk_python_files(root: Path, max_bytes: int) -> Iterator[ParsedFile]:
+    root = root.resolve()
+    for p in list_python_files(root):
+        yield read_python_file(root, p, max_bytes)
 
 
 def read_python_file(root: Path, p: Path, max_bytes: int) -> ParsedFile:

@@ -13,8 +13,7 @@ from kcorpus import schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
 from kcorpus.ids import content_id
-from kcorpus.mine import canonical, extract
-from kcorpus.mine.files import walk_python_files
+from kcorpus.mine.per_file import mine_tree
 from kcorpus.mine.licenses import allowed
 from kcorpus.mine.sources import SourceError, checkout
 from kcorpus.progress import bar
@@ -63,26 +62,9 @@ def _mine_source(catalog, cfg, workdir, spec, i, counts) -> None:
 
 def _extract(root: Path, sid: str, cfg: PipelineConfig, problems: list, kernels: list,
              rejects: list, counts: dict[str, int]) -> None:
-    allowed_imports = set(cfg.mine.allowed_imports)
-    for f in walk_python_files(root, cfg.mine.max_file_bytes):
+    for rows in mine_tree(root, sid, cfg.mine.max_file_bytes, set(cfg.mine.allowed_imports),
+                          cfg.mine.workers):
         counts["files"] += 1
-        if f.tree is None:
-            rejects.append(reject_row("mine", sid, f.path, "", f.reason, f.detail))
-            continue
-        try:
-            idx = extract.index_file(f.source, f.tree)
-            probs, prejects = canonical.problems_from_file(idx, allowed_imports)
-            kerns, krejects = canonical.kernels_from_file(idx, allowed_imports)
-            prows = [canonical.problem_row(p, sid, f.path) for p in probs]
-            krows = [canonical.kernel_row(k, sid, f.path) for k in kerns]
-        except (RecursionError, MemoryError):
-            rejects.append(reject_row("mine", sid, f.path, "", "too_deep",
-                                      "nesting too deep to analyse"))
-            continue
-        problems += prows
-        kernels += krows
-        rejects += [reject_row("mine", sid, f.path, r.item, r.reason, r.detail)
-                    for r in prejects + krejects]
-        if not (probs or kerns or prejects or krejects):
-            rejects.append(reject_row("mine", sid, f.path, "", "no_modules",
-                                      "no nn.Module class or Triton kernel"))
+        problems += rows.problems
+        kernels += rows.kernels
+        rejects += rows.rejects

@@ -1,0 +1,72 @@
+"""Mining one file into rows, and a tree of files in parallel (AST only: nothing is imported).
+
+`mine_tree` spreads files over `workers` processes in chunks; each process reads, parses and
+extracts its files and sends back plain rows. The order of the results follows the files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kcorpus.mine import canonical, extract
+from kcorpus.mine.files import ParsedFile, list_python_files, read_python_file
+from kcorpus.rejects import reject_row
+
+CHUNK = 64
+
+
+@dataclass
+class FileRows:
+    path: str
+    problems: list[dict] = field(default_factory=list)
+    kernels: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    modules: int = 0  # nn.Module classes found in the file
+
+
+def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str]) -> FileRows:
+    out = FileRows(f.path)
+    if f.tree is None:
+        out.rejects.append(reject_row("mine", sid, f.path, "", f.reason, f.detail))
+        return out
+    try:
+        idx = extract.index_file(f.source, f.tree)
+        out.modules = len(extract.module_classes(idx))
+        probs, prejects = canonical.problems_from_file(idx, allowed_imports)
+        kerns, krejects = canonical.kernels_from_file(idx, allowed_imports)
+        out.problems = [canonical.problem_row(p, sid, f.path) for p in probs]
+        out.kernels = [canonical.kernel_row(k, sid, f.path) for k in kerns]
+    except (RecursionError, MemoryError):
+        return FileRows(f.path, rejects=[reject_row("mine", sid, f.path, "", "too_deep",
+                                                    "nesting too deep to analyse")])
+    out.rejects = [reject_row("mine", sid, f.path, r.item, r.reason, r.detail)
+                   for r in prejects + krejects]
+    if not (probs or kerns or prejects or krejects):
+        out.rejects.append(reject_row("mine", sid, f.path, "", "no_modules",
+                                      "no nn.Module class or Triton kernel"))
+    return out
+
+
+def _mine_chunk(args: tuple[Path, list[Path], str, int, set[str]]) -> list[FileRows]:
+    root, paths, sid, max_bytes, allowed = args
+    return [mine_file(read_python_file(root, p, max_bytes), sid, allowed) for p in paths]
+
+
+def mine_tree(root: Path, sid: str, max_bytes: int, allowed_imports: set[str],
+              workers: int = 1) -> Iterator[FileRows]:
+    root = Path(root).resolve()
+    paths = list_python_files(root)
+    chunks = [(root, paths[i:i + CHUNK], sid, max_bytes, allowed_imports)
+              for i in range(0, len(paths), CHUNK)]
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            yield from _mine_chunk(chunk)
+        return
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ctx.Pool(workers) as pool:
+        for rows in pool.imap(_mine_chunk, chunks):
+            yield from rows
