@@ -39,7 +39,17 @@ class GitSource(_Model):
     clone_timeout_s: float = 300.0
 
 
-Source = Annotated[LocalSource | GitSource, Field(discriminator="kind")]
+class GitHubSource(_Model):
+    kind: Literal["github"]
+    repos: list[str] = Field(default_factory=list, description="owner/name or owner/name@ref")
+    search: str | None = Field(None, description="repository search query, most stars first")
+    max_repos: int = Field(10, ge=1, le=1000, description="cap on repositories from search")
+    api_url: str = "https://api.github.com"
+    license: str | None = None
+    clone_timeout_s: float = 300.0
+
+
+Source = Annotated[LocalSource | GitSource | GitHubSource, Field(discriminator="kind")]
 
 
 class LicensePolicy(_Model):
@@ -149,7 +159,7 @@ def _location(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("local", "git", "replay"):  # pydantic's discriminator tag, not a key
+        elif part in ("local", "git", "github", "replay"):  # pydantic's discriminator tag
             continue
         else:
             out += f".{part}" if out else str(part)

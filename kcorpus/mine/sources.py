@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, UTC
@@ -25,7 +26,11 @@ class Checkout:
     root: Path
 
 
-def checkout(spec: LocalSource | GitSource, workdir: Path, policy: LicensePolicy) -> Checkout:
+def checkout(spec: LocalSource | GitSource, workdir: Path, policy: LicensePolicy,
+             kind: str | None = None, license: str | None = None,
+             stars: int | None = None) -> Checkout:
+    """Fetch a source. `kind`, `license` and `stars` come from an API that resolved it (GitHub);
+    the license is otherwise the config's override, else detected from the license file."""
     if isinstance(spec, LocalSource):
         root, url, commit = spec.path, str(spec.path), _tree_hash(spec.path)
         name = spec.name or spec.path.name
@@ -33,16 +38,17 @@ def checkout(spec: LocalSource | GitSource, workdir: Path, policy: LicensePolicy
         root, commit = _clone(spec, workdir / "checkouts")
         url = spec.url
         name = spec.name or _repo_name(spec.url)
-    spdx = spec.license or detect_license(root)
+    kind = kind or spec.kind
+    spdx = spec.license or license or detect_license(root)
     row = {
-        "source_id": content_id(spec.kind, url, commit),
-        "kind": spec.kind,
+        "source_id": content_id(kind, url, commit),
+        "kind": kind,
         "url": url,
         "repo_name": name,
         "commit_sha": commit,
         "license": spdx,
         "license_class": license_class(spdx, policy.allow),
-        "stars": None,
+        "stars": stars,
         "fetched_at": datetime.now(UTC),
     }
     return Checkout(row, root)
@@ -81,21 +87,40 @@ def _git(args: list[str], timeout: float, cwd: Path | None = None) -> str:
 
 
 def _clone(spec: GitSource, into: Path) -> tuple[Path, str]:
-    """Clone (shallow where the ref allows, large blobs filtered) and return (root, commit)."""
+    """Clone (shallow where the ref allows, large blobs filtered, time-limited); (root, commit)."""
     dest = into / content_id(spec.url, spec.ref)[:16]
     pinned = re.fullmatch(r"[0-9a-f]{7,40}", spec.ref) is not None
+    t = spec.clone_timeout_s
     if (dest / ".git").exists() and not pinned:  # a branch moves: bring it up to date
-        _git(["fetch", "--quiet", "--depth", "1", "origin", spec.ref], spec.clone_timeout_s, dest)
-        _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], spec.clone_timeout_s, dest)
+        _git(["fetch", "--quiet", "--depth", "1", "origin", spec.ref], t, dest)
+        _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], t, dest)
     elif not (dest / ".git").exists():
         into.mkdir(parents=True, exist_ok=True)
-        args = ["clone", "--quiet", "--filter=blob:limit=1m"]
-        if not pinned:
-            args += ["--depth", "1"] + ([] if spec.ref == "HEAD" else ["--branch", spec.ref])
         tmp = dest.with_suffix(".partial")
-        subprocess.run(["rm", "-rf", str(tmp)], check=False)
-        _git([*args, "--", spec.url, str(tmp)], spec.clone_timeout_s)
+        shutil.rmtree(tmp, ignore_errors=True)
         if pinned:
-            _git(["checkout", "--quiet", spec.ref], spec.clone_timeout_s, cwd=tmp)
+            _fetch_commit(spec.url, spec.ref, tmp, t)
+        else:
+            branch = [] if spec.ref == "HEAD" else ["--branch", spec.ref]
+            _git(["clone", "--quiet", "--filter=blob:limit=1m", "--depth", "1", *branch, "--",
+                  spec.url, str(tmp)], t)
         tmp.rename(dest)
     return dest, _git(["rev-parse", "HEAD"], 30, cwd=dest)
+
+
+def _fetch_commit(url: str, sha: str, dest: Path, timeout: float) -> None:
+    """Just that commit, shallow, where the server allows fetching by sha (GitHub does); else a
+    full clone and a checkout."""
+    dest.mkdir(parents=True)
+    _git(["init", "--quiet"], timeout, dest)
+    _git(["remote", "add", "origin", url], timeout, dest)
+    try:
+        if len(sha) != 40:
+            raise SourceError("an abbreviated sha cannot be fetched by itself")
+        _git(["fetch", "--quiet", "--depth", "1", "--filter=blob:limit=1m", "origin", sha],
+             timeout, dest)
+        _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], timeout, dest)
+    except SourceError:
+        shutil.rmtree(dest, ignore_errors=True)
+        _git(["clone", "--quiet", "--filter=blob:limit=1m", "--", url, str(dest)], timeout)
+        _git(["checkout", "--quiet", "--detach", sha], timeout, dest)

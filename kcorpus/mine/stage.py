@@ -11,9 +11,10 @@ from pathlib import Path
 
 from kcorpus import schema
 from kcorpus.catalog import Catalog
-from kcorpus.config import PipelineConfig
+from kcorpus.config import GitHubSource, PipelineConfig
 from kcorpus.ids import content_id
 from kcorpus.mine.per_file import mine_tree
+from kcorpus.mine.github_source import resolve
 from kcorpus.mine.licenses import allowed
 from kcorpus.mine.sources import SourceError, checkout
 from kcorpus.progress import bar
@@ -23,20 +24,31 @@ from kcorpus.rejects import reject_row
 def mine(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict[str, int]:
     counts = {"sources": 0, "files": 0, "problems": 0, "kernels": 0, "rejects": 0}
     with bar("mine", total=len(cfg.sources)) as progress:
-        for i, spec in enumerate(cfg.sources):
-            _mine_source(catalog, cfg, workdir, spec, i, counts)
+        for spec in cfg.sources:
+            if isinstance(spec, GitHubSource):
+                resolved, failures = resolve(spec, workdir / "github-cache")
+                for name, error in failures:
+                    _fetch_failed(catalog, name, error, counts)
+                for r in resolved:
+                    _mine_source(catalog, cfg, workdir, r.spec, counts,
+                                 dict(kind="github", license=r.license, stars=r.stars))
+            else:
+                _mine_source(catalog, cfg, workdir, spec, counts, {})
             progress.advance()
     return counts
 
 
-def _mine_source(catalog, cfg, workdir, spec, i, counts) -> None:
+def _fetch_failed(catalog: Catalog, label: str, error: str, counts: dict[str, int]) -> None:
+    row = reject_row("mine", content_id("source", label), label, "", "fetch_failed", error)
+    counts["rejects"] += catalog.insert_new("rejects", schema.table("rejects").to_arrow([row]))
+
+
+def _mine_source(catalog, cfg, workdir, spec, counts, resolved: dict) -> None:
     label = getattr(spec, "url", None) or str(getattr(spec, "path", ""))
     try:
-        co = checkout(spec, workdir, cfg.license_policy)
+        co = checkout(spec, workdir, cfg.license_policy, **resolved)
     except SourceError as e:
-        row = reject_row("mine", content_id("source", label), label, "", "fetch_failed", str(e))
-        counts["rejects"] += catalog.insert_new("rejects", schema.table("rejects").to_arrow([row]))
-        return
+        return _fetch_failed(catalog, label, str(e), counts)
     sid = co.row["source_id"]
     pol = cfg.license_policy
     permitted = allowed(co.row["license_class"], pol.allow_copyleft, pol.allow_unknown)
