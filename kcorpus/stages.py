@@ -13,12 +13,14 @@ from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
 from kcorpus.dedup import dedup
 from kcorpus.mine.stage import mine
+from kcorpus.problems import check_problems
 from kcorpus.publish.stage import publish
 from kcorpus.synth.stage import synth
 from kcorpus.verify.stage import verify
 
 STAGES: dict[str, Callable[[Catalog, PipelineConfig, Path], dict]] = {
     "mine": lambda cat, cfg, wd: mine(cat, cfg, wd),
+    "problems": lambda cat, cfg, wd: check_problems(cat, cfg.verify),
     "synth": lambda cat, cfg, wd: synth(cat, cfg),
     "verify": lambda cat, cfg, wd: verify(cat, cfg.verify),
     "dedup": lambda cat, cfg, wd: dedup(cat),

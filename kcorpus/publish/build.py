@@ -41,14 +41,15 @@ SELECT * EXCLUDE (rank) FROM ranked WHERE rank = 1
 
 PROBLEMS_SQL = f"""
 WITH ranked AS (
-  SELECT p.problem_id, p.code, p.entry_point, p.inputs_origin, p.input_signature, {_OP_TYPE},
+  SELECT p.problem_id, p.code, p.entry_point, p.inputs_origin,
+    coalesce(r.input_signature, p.input_signature) AS input_signature, {_OP_TYPE},
     p.op_types, p.level, p.flops, p.bytes_moved, {_PROVENANCE},
     row_number() OVER (PARTITION BY d.cluster_id ORDER BY s.stars DESC NULLS LAST,
       p.problem_id) AS rank
   FROM problems p
   JOIN sources s ON s.source_id = p.source_id
   JOIN dedup d ON d.item_id = p.problem_id AND d.method = 'exact'
-  WHERE len(p.degenerate_flags) = 0
+  JOIN probes r ON r.problem_id = p.problem_id AND r.ok
 ),
 timed AS (
   SELECT c.problem_id, v.gpu_arch AS arch, any_value(v.gpu_name) AS gpu_name,

@@ -18,7 +18,7 @@ def make_backend(spec) -> Backend:
 
 def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
     problems = catalog.rows("SELECT problem_id, origin_path, entry_point, code FROM problems "
-                            "WHERE len(degenerate_flags) = 0")
+                            "JOIN probes USING (problem_id) WHERE probes.ok")
     counts = {"candidates": 0, "rejects": 0}
     with bar("synth", total=len(cfg.synth.backends)) as progress:
         for spec in cfg.synth.backends:

@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_job(job: dict, lock: GpuLock, report) -> dict:
+    if job.get("kind") == "probe":
+        from kcorpus.verify.probe import probe
+
+        _torch_setup()
+        return probe(job, lambda code: _module("kc_reference", code))
     t0 = time.perf_counter()
     _torch_setup()
     verdict = _context(job.get("device", "cpu"))
