@@ -1,6 +1,8 @@
 """The problems stage: run every new problem's reference in the sandbox once and keep the verdict
 in `probes`. Nondeterministic and degenerate problems (outputs near zero, outputs that do not
-move with the inputs or the weights) get no candidates and are not published.
+move with the inputs or the weights) get no candidates and are not published. Modules whose
+file gave no inputs (`guesses`) are tried with each guessed program in turn: the first sound one
+becomes a problem (`inputs_origin: inferred`), and a module none of them fits becomes a reject.
 """
 
 from __future__ import annotations
@@ -8,27 +10,59 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from kcorpus import schema
+from kcorpus import optypes, schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import VerifyConfig
 from kcorpus.progress import bar
+from kcorpus.ids import code_id
+from kcorpus.rejects import reject_row
 from kcorpus.verify import sandbox
 
 
 def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
-    todo = catalog.rows("SELECT problem_id, code FROM problems p WHERE NOT EXISTS "
-                        "(SELECT 1 FROM probes r WHERE r.problem_id = p.problem_id) "
-                        "ORDER BY problem_id")
-    jobs = [{"kind": "probe", "id": r["problem_id"], "programs": [r["code"]], "device": "cpu"}
-            for r in todo]
+    problems = catalog.rows("SELECT problem_id AS id, [code] AS programs FROM problems p "
+                            "WHERE NOT EXISTS (SELECT 1 FROM probes r WHERE r.problem_id = "
+                            "p.problem_id) ORDER BY problem_id")
+    guesses = catalog.rows("SELECT module_id AS id, programs, g.* FROM guesses g "
+                           "WHERE NOT EXISTS (SELECT 1 FROM probes r WHERE r.problem_id = "
+                           "g.module_id) ORDER BY module_id")
+    jobs = [{"kind": "probe", "id": r["id"], "programs": r["programs"], "device": "cpu"}
+            for r in problems + guesses]
+    by_guess = {g["id"]: g for g in guesses}
     limits = sandbox.Limits(cfg.timeout_s, cfg.memory_mb, cfg.workers)
-    rows = []
+    probes, inferred, rejects = [], [], []
     with bar("problems", total=len(jobs)) as progress:
         for answer in (sandbox.run_jobs(jobs, limits, "cpu") if jobs else []):
-            rows.append(probe_row(answer))
+            probes.append(probe_row(answer))
+            guess = by_guess.get(answer["id"])
+            if guess is not None:
+                _settle_guess(guess, answer, probes, inferred, rejects)
             progress.advance()
-    added = catalog.insert_new("probes", schema.table("probes").to_arrow(rows))
-    return {"probed": added, "ok": sum(r["ok"] for r in rows)}
+    with catalog.transaction():
+        catalog.insert_new("problems", schema.table("problems").to_arrow(inferred))
+        catalog.insert_new("rejects", schema.table("rejects").to_arrow(rejects))
+        added = catalog.insert_new("probes", schema.table("probes").to_arrow(probes))
+    return {"probed": added, "ok": sum(r["ok"] for r in probes), "inferred": len(inferred)}
+
+
+def _settle_guess(guess: dict, answer: dict, probes: list, inferred: list, rejects: list) -> None:
+    """A guessed module: a new problem from the winning program, or a reject with the reasons."""
+    if answer.get("ok") is None:
+        rejects.append(reject_row("problems", guess["source_id"], guess["origin_path"],
+                                  guess["entry_point"], "not_runnable",
+                                  f"no guessed inputs worked: {json.dumps(answer.get('tried'))}"))
+        return
+    code = guess["programs"][answer["ok"]]
+    cats = optypes.op_types(code)
+    row = {"problem_id": code_id(code), "source_id": guess["source_id"],
+           "origin_path": guess["origin_path"], "line_start": guess["line_start"],
+           "line_end": guess["line_end"], "entry_point": guess["entry_point"], "code": code,
+           "inputs_origin": "inferred", "op_types": cats,
+           "level": optypes.level(cats, guess["module_classes"]),
+           "input_signature": answer.get("input_signature"), "flops": None,
+           "bytes_moved": None, "degenerate_flags": []}
+    inferred.append(row)
+    probes.append({**probe_row(answer), "problem_id": row["problem_id"]})
 
 
 def probe_row(answer: dict) -> dict:

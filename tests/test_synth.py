@@ -9,6 +9,7 @@ import pytest
 from kcorpus.catalog import Catalog
 from kcorpus.config import load_config
 from kcorpus.mine.stage import mine
+from kcorpus.problems import check_problems
 from kcorpus.synth.stage import synth
 from kcorpus.synth.parse import extract_program
 from tests.conftest import make_git_repo, write_pipeline
@@ -133,6 +134,7 @@ synth:
 """))
     catalog = Catalog(tmp_path / "catalog.duckdb")
     assert mine(catalog, cfg, tmp_path / "work")["problems"] == 2
+    assert check_problems(catalog, cfg.verify)["ok"] == 2  # only sound problems get candidates
     problems = {r["origin_path"]: r["problem_id"]
                 for r in catalog.rows("SELECT origin_path, problem_id FROM problems")}
     yield catalog, cfg, replay, problems

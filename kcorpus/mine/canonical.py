@@ -2,17 +2,19 @@
 
 A file is canonicalised when it defines its own inputs (`get_inputs`, optionally
 `get_init_inputs`): the entry module (a class named `Model`, else the last nn.Module class) is
-renamed `Model`, and only the statements it and the input functions need are kept. Modules of
-files without inputs are rejected with a reason (shape inference is a later stage).
+renamed `Model`, and only the statements it and the input functions need are kept. For a file
+without inputs, every module class with a forward gets guessed programs (infer.py), which the
+problems stage tries in the sandbox.
 """
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 from kcorpus import optypes
-from kcorpus.ids import code_id
-from kcorpus.mine import extract
+from kcorpus.ids import code_id, content_id
+from kcorpus.mine import extract, infer
 
 INPUT_FUNCS = ("get_inputs", "get_init_inputs")
 
@@ -39,8 +41,7 @@ def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str]
     if not modules:
         return [], []
     if "get_inputs" not in extract.function_names(idx):
-        return [], [Reject(m.name, "no_inputs", "the file defines no get_inputs()")
-                    for m in modules]
+        return [], []
     entry = next((m for m in modules if m.name == "Model"), modules[-1])
     rejects = [Reject(m.name, "not_entry", f"the file's entry module is {entry.name}")
                for m in modules if m is not entry]
@@ -73,6 +74,47 @@ def _check_closure(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
             if mod not in allowed:
                 return Reject(entry, "import_not_allowed", f"imports {mod}")
     return None
+
+
+@dataclass
+class Guess:
+    entry_point: str
+    programs: list[str]
+    line_start: int
+    line_end: int
+    module_classes: int
+
+
+def guesses_from_file(idx: extract.FileIndex, allowed_imports: set[str]
+                      ) -> tuple[list[Guess], list[Reject]]:
+    """For a file without get_inputs: guessed programs for each module class with a forward."""
+    if "get_inputs" in extract.function_names(idx):
+        return [], []
+    out, rejects = [], []
+    modules = extract.module_classes(idx)
+    for cls in modules:
+        if not any(isinstance(n, ast.FunctionDef) and n.name == "forward" for n in cls.body):
+            rejects.append(Reject(cls.name, "no_forward", "defines no forward (a base class?)"))
+            continue
+        keep, unresolved = extract.closure(idx, {cls.name})
+        bad = _check_closure(idx, keep, unresolved, allowed_imports, cls.name)
+        if bad is not None:
+            rejects.append(bad)
+            continue
+        programs = infer.guesses(idx, cls, keep)
+        if not programs:
+            rejects.append(Reject(cls.name, "no_guess", "no constructor arguments could be guessed"))
+            continue
+        used = sum(any(m.name in idx.statements[i].binds for i in keep) for m in modules)
+        out.append(Guess(cls.name, programs, cls.lineno, cls.end_lineno, used))
+    return out, rejects
+
+
+def guess_row(g: Guess, source_id: str, path: str) -> dict:
+    return {"module_id": content_id("guess", *g.programs), "source_id": source_id,
+            "origin_path": path, "line_start": g.line_start, "line_end": g.line_end,
+            "entry_point": g.entry_point, "module_classes": g.module_classes,
+            "programs": g.programs}
 
 
 @dataclass

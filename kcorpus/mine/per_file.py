@@ -24,6 +24,7 @@ class FileRows:
     path: str
     problems: list[dict] = field(default_factory=list)
     kernels: list[dict] = field(default_factory=list)
+    guesses: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     modules: int = 0  # nn.Module classes found in the file
 
@@ -38,14 +39,16 @@ def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str]) -> FileRows:
         out.modules = len(extract.module_classes(idx))
         probs, prejects = canonical.problems_from_file(idx, allowed_imports)
         kerns, krejects = canonical.kernels_from_file(idx, allowed_imports)
+        guesses, grejects = canonical.guesses_from_file(idx, allowed_imports)
         out.problems = [canonical.problem_row(p, sid, f.path) for p in probs]
         out.kernels = [canonical.kernel_row(k, sid, f.path) for k in kerns]
+        out.guesses = [canonical.guess_row(g, sid, f.path) for g in guesses]
     except (RecursionError, MemoryError):
         return FileRows(f.path, rejects=[reject_row("mine", sid, f.path, "", "too_deep",
                                                     "nesting too deep to analyse")])
     out.rejects = [reject_row("mine", sid, f.path, r.item, r.reason, r.detail)
-                   for r in prejects + krejects]
-    if not (probs or kerns or prejects or krejects):
+                   for r in prejects + krejects + grejects]
+    if not (probs or kerns or guesses or out.rejects):
         out.rejects.append(reject_row("mine", sid, f.path, "", "no_modules",
                                       "no nn.Module class or Triton kernel"))
     return out

@@ -22,7 +22,7 @@ from kcorpus.rejects import reject_row
 
 
 def mine(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict[str, int]:
-    counts = {"sources": 0, "files": 0, "problems": 0, "kernels": 0, "rejects": 0}
+    counts = {"sources": 0, "files": 0, "problems": 0, "guesses": 0, "kernels": 0, "rejects": 0}
     with bar("mine", total=len(cfg.sources)) as progress:
         for spec in cfg.sources:
             if isinstance(spec, GitHubSource):
@@ -57,26 +57,28 @@ def _mine_source(catalog, cfg, workdir, spec, counts, resolved: dict) -> None:
     was_excluded = seen and bool(catalog.rows(f"SELECT 1 {excluded}", [sid]))
     if seen and not (permitted and was_excluded):
         return  # this commit is already mined, or still excluded by the license policy
-    problems, kernels, rejects = [], [], []
+    problems, kernels, guesses, rejects = [], [], [], []
     if not permitted:
         rejects.append(reject_row("mine", sid, "", "", "license_excluded",
                                   f"license {co.row['license']} ({co.row['license_class']}) "
                                   "is not allowed by license_policy"))
     else:
-        _extract(co.root, sid, cfg, problems, kernels, rejects, counts)
+        _extract(co.root, sid, cfg, problems, kernels, guesses, rejects, counts)
     with catalog.transaction():  # a source's rows land together or not at all
         if was_excluded:  # under a stricter policy before; mined now
             catalog.con.execute(f"DELETE {excluded}", [sid])
         counts["sources"] += catalog.insert_new("sources", schema.table("sources").to_arrow([co.row]))
-        for name, rows in (("problems", problems), ("kernels", kernels), ("rejects", rejects)):
+        for name, rows in (("problems", problems), ("kernels", kernels), ("guesses", guesses),
+                           ("rejects", rejects)):
             counts[name] += catalog.insert_new(name, schema.table(name).to_arrow(rows))
 
 
 def _extract(root: Path, sid: str, cfg: PipelineConfig, problems: list, kernels: list,
-             rejects: list, counts: dict[str, int]) -> None:
+             guesses: list, rejects: list, counts: dict[str, int]) -> None:
     for rows in mine_tree(root, sid, cfg.mine.max_file_bytes, set(cfg.mine.allowed_imports),
                           cfg.mine.workers):
         counts["files"] += 1
         problems += rows.problems
         kernels += rows.kernels
+        guesses += rows.guesses
         rejects += rows.rejects
