@@ -4,7 +4,8 @@ Both run over the same Python files in the same process run. The ceiling is `ast
 one process, over sources already in memory. Extraction is the mine stage's own per-file work
 (read, decode, parse, index, canonicalise modules, collect kernels, build rows with their hashed
 ids) over `--workers` processes, reading the files itself. No runnability trials run here: a
-module counts as `runnable` when it became a canonical problem from inputs its file defines.
+module counts as `runnable` when it became a canonical problem from inputs its file defines,
+and as `guessed` when it got guessed programs for the problems stage to try.
 The last line printed is one JSON object.
 """
 
@@ -48,7 +49,8 @@ def parse_rate(sources: list[str]) -> tuple[int, float]:
 
 def extract(paths: list[Path], workers: int) -> tuple[dict, float]:
     cfg = MineConfig()
-    counts = {"files": 0, "modules": 0, "runnable": 0, "kernels": 0, "rejected_files": 0}
+    counts = {"files": 0, "modules": 0, "runnable": 0, "guessed": 0, "kernels": 0,
+              "rejected_files": 0}
     t0 = time.perf_counter()
     for root in paths:
         for rows in mine_tree(root, "bench", cfg.max_file_bytes, set(cfg.allowed_imports),
@@ -56,6 +58,7 @@ def extract(paths: list[Path], workers: int) -> tuple[dict, float]:
             counts["files"] += 1
             counts["modules"] += rows.modules
             counts["runnable"] += len(rows.problems)
+            counts["guessed"] += len(rows.guesses)
             counts["kernels"] += len(rows.kernels)
             counts["rejected_files"] += any(r["item"] == "" for r in rows.rejects)
     return counts, time.perf_counter() - t0
