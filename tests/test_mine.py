@@ -490,7 +490,7 @@ def test_files_that_cannot_be_mined_are_rejects_with_reasons(tmp_path, catalog):
     assert guess["entry_point"] == "Lonely" and "def get_inputs" in guess["programs"][0]
     assert reasons["bad_import.py"] == [("Model", "import_not_allowed")]
     assert "scipy" in rejects["bad_import.py"][0]["detail"]
-    assert reasons["pkg/relative.py"] == [("Model", "relative_import")]
+    assert reasons["pkg/relative.py"] == [("Model", "import_unresolved")]  # no such file
     assert reasons["latin1.py"] == [("", "not_utf8")]
     assert reasons["big.py"] == [("", "too_large")]
     assert reasons["blob.py"] == [("", "binary")]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from kcorpus import optypes
 from kcorpus.ids import code_id, content_id
 from kcorpus.mine import extract, infer
+from kcorpus.mine.repo_imports import Inliner, InlineError, RepoModules
 
 INPUT_FUNCS = ("get_inputs", "get_init_inputs")
 
@@ -35,8 +36,8 @@ class Problem:
     module_classes: int
 
 
-def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str]
-                       ) -> tuple[list[Problem], list[Reject]]:
+def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str],
+                       ctx: RepoContext | None = None) -> tuple[list[Problem], list[Reject]]:
     modules = extract.module_classes(idx)
     if not modules:
         return [], []
@@ -47,10 +48,9 @@ def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str]
                for m in modules if m is not entry]
     roots = {entry.name, *(f for f in INPUT_FUNCS if f in extract.function_names(idx))}
     keep, unresolved = extract.closure(idx, roots)
-    problem = _check_closure(idx, keep, unresolved, allowed_imports, entry.name)
-    if isinstance(problem, Reject):
-        return [], rejects + [problem]
-    code = extract.render(idx, keep)
+    code = program_source(idx, keep, unresolved, allowed_imports, entry.name, ctx)
+    if isinstance(code, Reject):
+        return [], rejects + [code]
     if entry.name != "Model":
         code = extract.rename(code, entry.name, "Model")
     if "get_init_inputs" not in roots:
@@ -60,20 +60,47 @@ def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str]
     return [Problem(entry.name, code, entry.lineno, entry.end_lineno, len(used))], rejects
 
 
-def _check_closure(idx: extract.FileIndex, keep: list[int], unresolved: set[str],
-                   allowed: set[str], entry: str) -> Reject | None:
+@dataclass
+class RepoContext:
+    """Where a file sits in its checkout, so same-repository imports can be inlined."""
+
+    repo: RepoModules
+    module: str
+    is_package: bool
+
+
+def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str],
+                   allowed: set[str], entry: str, ctx: RepoContext | None) -> str | Reject:
+    """The kept statements as one program, what they import from the same repository inlined
+    ahead of them; or why that cannot be."""
     if unresolved:
         return Reject(entry, "unresolved_names",
                       f"uses names the file does not define: {', '.join(sorted(unresolved))}")
-    if "Model" in {n for i in keep for n in idx.statements[i].binds} - {entry} and entry != "Model":
+    prefix, drop = "", set()
+    if ctx is not None:
+        inliner = Inliner(ctx.repo)
+        try:
+            drop = inliner.repo_imports(idx, keep, ctx.module, ctx.is_package)
+        except InlineError as e:
+            return Reject(entry, e.reason, e.detail)
+        prefix = inliner.code()
+    code = extract.render(idx, [k for k in keep if k not in drop])
+    code = f"{prefix}\n\n{code}" if prefix else code
+    return _check_program(code, allowed, entry)
+
+
+def _check_program(code: str, allowed: set[str], entry: str) -> str | Reject:
+    tree = ast.parse(code)
+    bound = {n for stmt in tree.body for n in extract.binds(stmt)}
+    if entry != "Model" and "Model" in bound:
         return Reject(entry, "name_conflict", "another definition is already called Model")
-    for i in keep:
-        for mod in extract.import_modules(idx.statements[i].node):
+    for stmt in tree.body:
+        for mod in extract.import_modules(stmt):
             if mod == ".":
                 return Reject(entry, "relative_import", "needs a relative import")
             if mod not in allowed:
                 return Reject(entry, "import_not_allowed", f"imports {mod}")
-    return None
+    return code
 
 
 @dataclass
@@ -85,8 +112,8 @@ class Guess:
     module_classes: int
 
 
-def guesses_from_file(idx: extract.FileIndex, allowed_imports: set[str]
-                      ) -> tuple[list[Guess], list[Reject]]:
+def guesses_from_file(idx: extract.FileIndex, allowed_imports: set[str],
+                      ctx: RepoContext | None = None) -> tuple[list[Guess], list[Reject]]:
     """For a file without get_inputs: guessed programs for each module class with a forward."""
     if "get_inputs" in extract.function_names(idx):
         return [], []
@@ -97,11 +124,11 @@ def guesses_from_file(idx: extract.FileIndex, allowed_imports: set[str]
             rejects.append(Reject(cls.name, "no_forward", "defines no forward (a base class?)"))
             continue
         keep, unresolved = extract.closure(idx, {cls.name})
-        bad = _check_closure(idx, keep, unresolved, allowed_imports, cls.name)
-        if bad is not None:
-            rejects.append(bad)
+        body = program_source(idx, keep, unresolved, allowed_imports, cls.name, ctx)
+        if isinstance(body, Reject):
+            rejects.append(body)
             continue
-        programs = infer.guesses(idx, cls, keep)
+        programs = infer.guesses(body, cls)
         if not programs:
             rejects.append(Reject(cls.name, "no_guess", "no constructor arguments could be guessed"))
             continue
@@ -127,18 +154,18 @@ class Kernel:
     line_end: int
 
 
-def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str]
-                      ) -> tuple[list[Kernel], list[Reject]]:
+def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str],
+                      ctx: RepoContext | None = None) -> tuple[list[Kernel], list[Reject]]:
     out, rejects = [], []
     for fn, kinds in extract.kernel_functions(idx):
         launch = extract.launchers(idx, fn.name)
         keep, unresolved = extract.closure(idx, {fn.name, *launch})
-        bad = _check_closure(idx, keep, unresolved, allowed_imports, fn.name)
-        if bad is not None:
-            rejects.append(bad)
+        code = program_source(idx, keep, unresolved, allowed_imports, fn.name, ctx)
+        if isinstance(code, Reject):
+            rejects.append(code)
             continue
         start = min([fn.lineno] + [d.lineno for d in fn.decorator_list])
-        out.append(Kernel(fn.name, kinds, launch, extract.render(idx, keep), start, fn.end_lineno))
+        out.append(Kernel(fn.name, kinds, launch, code, start, fn.end_lineno))
     return out, rejects
 
 

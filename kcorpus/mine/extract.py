@@ -44,7 +44,7 @@ def index_file(source: str, tree: ast.Module) -> FileIndex:
         if _is_main_guard(node):
             continue
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        stmts.append(Statement(node, _binds(node), _uses(node), start, node.end_lineno))
+        stmts.append(Statement(node, binds(node), _uses(node), start, node.end_lineno))
     idx = FileIndex(source, stmts)
     for i, st in enumerate(stmts):
         for name in st.binds:
@@ -57,7 +57,7 @@ def _is_main_guard(node: ast.stmt) -> bool:
             and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
 
 
-def _binds(node: ast.stmt) -> set[str]:
+def binds(node: ast.stmt) -> set[str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
     if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -97,7 +97,7 @@ def _uses(node: ast.stmt) -> set[str]:
         elif t is ast.Global:
             declared_global |= set(n.names)
     if not isinstance(node, _SCOPES):
-        local -= _binds(node)  # what a module-level statement assigns is a binding, not a local
+        local -= binds(node)  # what a module-level statement assigns is a binding, not a local
     return loads - (local - declared_global)
 
 

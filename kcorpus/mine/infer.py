@@ -33,9 +33,8 @@ _CONV2D = re.compile(r"conv2d|batchnorm2d|pool2d|instancenorm2d|upsample|interpo
 _CONV1D = re.compile(r"conv1d|batchnorm1d|pool1d", re.I)
 
 
-def guesses(idx: extract.FileIndex, cls: ast.ClassDef, keep: list[int]) -> list[str]:
-    """Candidate programs for `cls` (whose closure is `keep`), most plausible first."""
-    body = extract.render(idx, keep)
+def guesses(body: str, cls: ast.ClassDef) -> list[str]:
+    """Candidate programs for `cls`, whose closure's source is `body`, most plausible first."""
     if cls.name != "Model":
         body = extract.rename(body, cls.name, "Model")
     header = "" if re.search(r"^import torch$", body, re.M) else "import torch\n"

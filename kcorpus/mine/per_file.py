@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kcorpus.mine import canonical, extract
 from kcorpus.mine.files import ParsedFile, list_python_files, read_python_file
+from kcorpus.mine.repo_imports import RepoModules
 from kcorpus.rejects import reject_row
 
 CHUNK = 64
@@ -29,7 +30,8 @@ class FileRows:
     modules: int = 0  # nn.Module classes found in the file
 
 
-def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str]) -> FileRows:
+def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str],
+              ctx: canonical.RepoContext | None = None) -> FileRows:
     out = FileRows(f.path)
     if f.tree is None:
         out.rejects.append(reject_row("mine", sid, f.path, "", f.reason, f.detail))
@@ -37,9 +39,9 @@ def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str]) -> FileRows:
     try:
         idx = extract.index_file(f.source, f.tree)
         out.modules = len(extract.module_classes(idx))
-        probs, prejects = canonical.problems_from_file(idx, allowed_imports)
-        kerns, krejects = canonical.kernels_from_file(idx, allowed_imports)
-        guesses, grejects = canonical.guesses_from_file(idx, allowed_imports)
+        probs, prejects = canonical.problems_from_file(idx, allowed_imports, ctx)
+        kerns, krejects = canonical.kernels_from_file(idx, allowed_imports, ctx)
+        guesses, grejects = canonical.guesses_from_file(idx, allowed_imports, ctx)
         out.problems = [canonical.problem_row(p, sid, f.path) for p in probs]
         out.kernels = [canonical.kernel_row(k, sid, f.path) for k in kerns]
         out.guesses = [canonical.guess_row(g, sid, f.path) for g in guesses]
@@ -54,15 +56,31 @@ def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str]) -> FileRows:
     return out
 
 
+_REPOS: dict[Path, RepoModules] = {}  # set before forking: workers inherit it
+
+
+def _repo(root: Path, max_bytes: int) -> RepoModules:
+    if root not in _REPOS:
+        _REPOS.clear()
+        _REPOS[root] = RepoModules(root, list_python_files(root), max_bytes)
+    return _REPOS[root]
+
+
 def _mine_chunk(args: tuple[Path, list[Path], str, int, set[str]]) -> list[FileRows]:
     root, paths, sid, max_bytes, allowed = args
-    return [mine_file(read_python_file(root, p, max_bytes), sid, allowed) for p in paths]
+    repo = _repo(root, max_bytes)
+    out = []
+    for p in paths:
+        module, is_package = repo.module_name(p)
+        ctx = canonical.RepoContext(repo, module, is_package)
+        out.append(mine_file(read_python_file(root, p, max_bytes), sid, allowed, ctx))
+    return out
 
 
 def mine_tree(root: Path, sid: str, max_bytes: int, allowed_imports: set[str],
               workers: int = 1) -> Iterator[FileRows]:
     root = Path(root).resolve()
-    paths = list_python_files(root)
+    paths = _repo(root, max_bytes).files
     chunks = [(root, paths[i:i + CHUNK], sid, max_bytes, allowed_imports)
               for i in range(0, len(paths), CHUNK)]
     if workers <= 1 or len(chunks) <= 1:

@@ -1,0 +1,60 @@
+"""Same-repository imports are inlined into the mined problem (AST only), or rejected clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from kcorpus.catalog import Catalog
+from kcorpus.config import load_config
+from kcorpus.mine.stage import mine
+from tests.conftest import make_git_repo, write_pipeline
+
+MIT = ("MIT License\n\nPermission is hereby granted, free of charge, to any person obtaining a "
+       "copy of this software")
+FILES = {
+    "LICENSE": MIT,
+    "src/mylib/__init__.py": "",
+    "src/mylib/utils.py": "import math\n\n\ndef to_2tuple(x):\n    return (x, x)\n\n\n"
+                          "SCALE = math.sqrt(2.0)\n",
+    "src/mylib/layers/__init__.py": "from .mlp import Mlp\nfrom .mlp import Mlp as FeedForward\n",
+    "src/mylib/layers/mlp.py": (
+        "import torch.nn as nn\nfrom ..utils import to_2tuple, SCALE\n\n\n"
+        "class Mlp(nn.Module):\n    def __init__(self, dim, hidden):\n        super().__init__()\n"
+        "        self.fc1 = nn.Linear(dim, hidden)\n        self.fc2 = nn.Linear(hidden, dim)\n"
+        "        self.pair = to_2tuple(dim)\n\n"
+        "    def forward(self, x):\n        return self.fc2(self.fc1(x).relu()) * SCALE\n"),
+    "models/net.py": (
+        "import torch\nimport torch.nn as nn\nfrom mylib.layers import Mlp, FeedForward as FF\n\n\n"
+        "class Net(nn.Module):\n    def __init__(self, dim):\n        super().__init__()\n"
+        "        self.a = Mlp(dim, 2 * dim)\n        self.b = FF(dim, dim)\n\n"
+        "    def forward(self, x):\n        return self.b(self.a(x))\n\n\n"
+        "def get_inputs():\n    return [torch.randn(4, 16)]\n\n\n"
+        "def get_init_inputs():\n    return [16]\n"),
+    "models/whole.py": (
+        "import torch\nimport torch.nn as nn\nimport mylib.layers as L\n\n\n"
+        "class Whole(nn.Module):\n    def forward(self, x):\n        return L.Mlp(4, 4)(x)\n\n\n"
+        "def get_inputs():\n    return [torch.randn(2, 4)]\n"),
+}
+
+
+def test_imports_from_the_same_repository_are_inlined(tmp_path):
+    make_git_repo(tmp_path / "repo", FILES)
+    cfg = load_config(write_pipeline(tmp_path / "p.yaml", "name: r\nsources:\n"
+                                     f"  - {{kind: git, url: {(tmp_path / 'repo').as_uri()}}}\n"))
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        mine(cat, cfg, tmp_path / "wd")
+        [net] = cat.rows("SELECT code FROM problems WHERE origin_path = 'models/net.py'")
+        code = net["code"]
+        assert "class Mlp(nn.Module)" in code and "def to_2tuple" in code and "SCALE =" in code
+        assert "mylib" not in code and "FF = FeedForward" in code and "class Model(" in code
+        reasons = {r["path"]: r["reason"] for r in cat.rows("SELECT path, reason FROM rejects")}
+        assert reasons["models/whole.py"] == "module_import"
+        # the helper module's own class, mined from its file, was inlined too
+        [mlp] = cat.rows("SELECT programs FROM guesses WHERE entry_point = 'Mlp'")
+        assert "def to_2tuple" in mlp["programs"][0]
+    run = ("import sys, torch; ns = {}; exec(sys.stdin.read(), ns); "
+           "m = ns['Model'](*ns['get_init_inputs']()); print(tuple(m(*ns['get_inputs']()).shape))")
+    out = subprocess.run([sys.executable, "-c", run], input=code, capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip() == "(4, 16)", out.stderr
