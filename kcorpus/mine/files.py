@@ -6,7 +6,6 @@ import ast
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".venv", "venv"}
 
@@ -27,12 +26,6 @@ def list_python_files(root: Path) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         out += [Path(dirpath) / n for n in sorted(filenames) if n.endswith(".py")]
     return out
-
-
-def walk_python_files(root: Path, max_bytes: int) -> Iterator[ParsedFile]:
-    root = root.resolve()
-    for p in list_python_files(root):
-        yield read_python_file(root, p, max_bytes)
 
 
 def read_python_file(root: Path, p: Path, max_bytes: int) -> ParsedFile:
