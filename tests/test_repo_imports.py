@@ -58,3 +58,53 @@ def test_imports_from_the_same_repository_are_inlined(tmp_path):
     out = subprocess.run([sys.executable, "-c", run], input=code, capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.strip() == "(4, 16)", out.stderr
+
+
+CONDITIONAL = '''import torch
+import torch.nn as nn
+
+try:
+    from torch.nn.functional import gelu as _act
+except ImportError:
+    def _act(x):
+        return x * torch.sigmoid(1.702 * x)
+
+if hasattr(torch, "rsqrt"):
+    def _inv(x):
+        return torch.rsqrt(x)
+else:
+    def _inv(x):
+        return 1.0 / torch.sqrt(x)
+
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        return _act(self.fc(x)) * _inv(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+
+def get_inputs():
+    return [torch.randn(4, 16)]
+
+
+def get_init_inputs():
+    return [16]
+'''
+
+
+def test_names_bound_under_try_or_if_are_carried_with_their_block(tmp_path):
+    make_git_repo(tmp_path / "repo", {"LICENSE": MIT, "block.py": CONDITIONAL,
+                                      "bad.py": CONDITIONAL.replace(
+                                          "from torch.nn.functional import gelu as _act",
+                                          "from scipy.special import expit as _act")})
+    cfg = load_config(write_pipeline(tmp_path / "p.yaml", "name: r\nsources:\n"
+                                     f"  - {{kind: git, url: {(tmp_path / 'repo').as_uri()}}}\n"))
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        mine(cat, cfg, tmp_path / "wd")
+        [row] = cat.rows("SELECT code FROM problems WHERE origin_path = 'block.py'")
+        assert "except ImportError:" in row["code"] and "if hasattr(torch" in row["code"]
+        [bad] = cat.rows("SELECT reason, detail FROM rejects WHERE path = 'bad.py'")
+        assert (bad["reason"], bad["detail"]) == ("import_not_allowed", "imports scipy")

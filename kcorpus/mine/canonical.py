@@ -94,7 +94,7 @@ def _check_program(code: str, allowed: set[str], entry: str) -> str | Reject:
     bound = {n for stmt in tree.body for n in extract.binds(stmt)}
     if entry != "Model" and "Model" in bound:
         return Reject(entry, "name_conflict", "another definition is already called Model")
-    for stmt in tree.body:
+    for stmt in ast.walk(tree):  # imports at any depth: inside functions and try blocks too
         for mod in extract.import_modules(stmt):
             if mod == ".":
                 return Reject(entry, "relative_import", "needs a relative import")

@@ -65,6 +65,12 @@ def binds(node: ast.stmt) -> set[str]:
     if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if isinstance(node, (ast.If, ast.Try, ast.With)) or type(node).__name__ == "TryStar":
+        # conditional definitions (`try: from x import y except ImportError: ...`): the whole
+        # block binds what any of its branches binds, and is kept whole when needed
+        branches = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                    *(s for h in getattr(node, "handlers", []) for s in h.body)]
+        return {name for stmt in branches for name in binds(stmt)}
     return set()
 
 
