@@ -76,31 +76,34 @@ def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
     if unresolved:
         return Reject(entry, "unresolved_names",
                       f"uses names the file does not define: {', '.join(sorted(unresolved))}")
-    prefix, drop = "", set()
+    prefix, drop, nodes = "", set(), []
     if ctx is not None:
         inliner = Inliner(ctx.repo)
         try:
             drop = inliner.repo_imports(idx, keep, ctx.module, ctx.is_package)
         except InlineError as e:
             return Reject(entry, e.reason, e.detail)
-        prefix = inliner.code()
-    code = extract.render(idx, [k for k in keep if k not in drop])
-    code = f"{prefix}\n\n{code}" if prefix else code
-    return _check_program(code, allowed, entry)
+        prefix, nodes = inliner.code(), inliner.nodes
+    kept = [k for k in keep if k not in drop]
+    bad = _check_statements(nodes + [idx.statements[k].node for k in kept], allowed, entry)
+    if bad is not None:
+        return bad
+    code = extract.render(idx, kept)
+    return f"{prefix}\n\n{code}" if prefix else code
 
 
-def _check_program(code: str, allowed: set[str], entry: str) -> str | Reject:
-    tree = ast.parse(code)
-    bound = {n for stmt in tree.body for n in extract.binds(stmt)}
+def _check_statements(stmts: list[ast.stmt], allowed: set[str], entry: str) -> Reject | None:
+    """The program's top-level statements: no second `Model`, only allowed imports."""
+    bound = {n for stmt in stmts for n in extract.binds(stmt)}
     if entry != "Model" and "Model" in bound:
         return Reject(entry, "name_conflict", "another definition is already called Model")
-    for stmt in ast.walk(tree):  # imports at any depth: inside functions and try blocks too
-        for mod in extract.import_modules(stmt):
+    for node in (n for stmt in stmts for n in ast.walk(stmt)):  # imports at any depth
+        for mod in extract.import_modules(node):
             if mod == ".":
                 return Reject(entry, "relative_import", "needs a relative import")
             if mod not in allowed:
                 return Reject(entry, "import_not_allowed", f"imports {mod}")
-    return code
+    return None
 
 
 @dataclass

@@ -79,6 +79,7 @@ class Inliner:
     def __init__(self, repo: RepoModules):
         self.repo = repo
         self.blocks: list[str] = []
+        self.nodes: list[ast.stmt] = []  # the statements behind the blocks, for checking
         self.defined: dict[str, str] = {}  # name -> the module that defines it
         self._done: set[tuple[str, str]] = set()
 
@@ -104,7 +105,7 @@ class Inliner:
                     raise InlineError("star_import", f"from {target} import *")
                 self._bring(target, alias.name, depth + 1)
                 if alias.asname and alias.asname != alias.name:
-                    self.blocks.append(f"{alias.asname} = {alias.name}\n")
+                    self._alias(alias.asname, alias.name)
             drop.add(i)
         return drop
 
@@ -131,7 +132,7 @@ class Inliner:
                 return
             self._bring(target, alias.name, depth + 1)
             if alias.asname and alias.asname != alias.name:
-                self.blocks.append(f"{alias.asname} = {alias.name}\n")
+                self._alias(alias.asname, alias.name)
             return
         keep, unresolved = extract.closure(idx, {name})
         if unresolved:
@@ -150,6 +151,12 @@ class Inliner:
                 if other != module:
                     raise InlineError("name_conflict", f"{bound} is defined in {other} and {module}")
         self.blocks.append(extract.render(idx, keep))
+        self.nodes += [idx.statements[k].node for k in keep]
+
+    def _alias(self, new: str, old: str) -> None:
+        line = f"{new} = {old}\n"
+        self.blocks.append(line)
+        self.nodes += ast.parse(line).body
 
     def code(self) -> str:
         return "\n\n".join(self.blocks)
