@@ -29,7 +29,7 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     jobs = [{"kind": "probe", "id": r["id"], "programs": r["programs"], "device": "cpu"}
             for r in problems + guesses]
     by_guess = {g["id"]: g for g in guesses}
-    limits = sandbox.Limits(cfg.timeout_s, cfg.memory_mb, cfg.workers)
+    limits = sandbox.Limits.from_config(cfg)
     probes, inferred, rejects = [], [], []
     with bar("problems", total=len(jobs)) as progress:
         for answer in (sandbox.run_jobs(jobs, limits, "cpu") if jobs else []):

@@ -41,6 +41,11 @@ class Limits:
     # torch.compile's cache for the reference baselines; None: private to each sandbox
     inductor_cache: str | None = None
 
+    @classmethod
+    def from_config(cls, cfg) -> Limits:
+        """The limits a pipeline's `verify:` section sets (a VerifyConfig)."""
+        return cls(cfg.timeout_s, cfg.memory_mb, cfg.workers)
+
 
 def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}

@@ -47,7 +47,7 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     device, arch, gpu_name = resolve_device(cfg.device)
     todo = pending(catalog, arch)
     context = _context(device, arch, gpu_name)
-    limits = sandbox.Limits(cfg.timeout_s, cfg.memory_mb, cfg.workers)
+    limits = sandbox.Limits.from_config(cfg)
     counts = {"verdicts": 0, "passed": 0}
     done: list[dict] = []
 

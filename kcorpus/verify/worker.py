@@ -97,13 +97,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_job(job: dict, lock: GpuLock, report) -> dict:
+    _torch_setup()
     if job.get("kind") == "probe":
         from kcorpus.verify.probe import probe
 
-        _torch_setup()
         return probe(job, lambda code: _module("kc_reference", code))
     t0 = time.perf_counter()
-    _torch_setup()
     verdict = _context(job.get("device", "cpu"))
     verdict.update(id=job.get("id"), passed=False, stage="static", failure_code="", message="",
                    static_flags=[], torch_ops=[], flags=[], trials=0, triton_launches=0,
@@ -121,11 +120,10 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
     return verdict
 
 
-def _torch_setup():
+def _torch_setup() -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("KCORPUS_WORKER_THREADS", "1")))
-    return torch
 
 
 def _stages(job: dict, verdict: dict, lock: GpuLock, report) -> None:
