@@ -69,7 +69,8 @@ class MineConfig(_Model):
     allowed_imports: list[str] = Field(
         default_factory=lambda: ["torch", "numpy", "math", "einops", "typing", "functools",
                                  "collections", "itertools", "dataclasses", "enum", "abc",
-                                 "__future__", "triton", "operator", "numbers"]
+                                 "__future__", "triton", "operator", "numbers", "warnings",
+                                 "contextlib", "logging", "copy", "os", "types", "re", "random"]
     )
 
 

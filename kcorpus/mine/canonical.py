@@ -10,6 +10,7 @@ problems stage tries in the sandbox.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from kcorpus import optypes
@@ -48,11 +49,9 @@ def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str],
                for m in modules if m is not entry]
     roots = {entry.name, *(f for f in INPUT_FUNCS if f in extract.function_names(idx))}
     keep, unresolved = extract.closure(idx, roots)
-    code = program_source(idx, keep, unresolved, allowed_imports, entry.name, ctx)
+    code = program_source(idx, keep, unresolved, allowed_imports, entry.name, ctx, as_model=True)
     if isinstance(code, Reject):
         return [], rejects + [code]
-    if entry.name != "Model":
-        code = extract.rename(code, entry.name, "Model")
     if "get_init_inputs" not in roots:
         code += "\n\ndef get_init_inputs():\n    return []\n"
     used = [m for m in modules if any(m.name in idx.statements[i].binds for i in keep)]
@@ -70,39 +69,46 @@ class RepoContext:
 
 
 def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str],
-                   allowed: set[str], entry: str, ctx: RepoContext | None) -> str | Reject:
+                   allowed: set[str], entry: str, ctx: RepoContext | None,
+                   as_model: bool = False) -> str | Reject:
     """The kept statements as one program, what they import from the same repository inlined
-    ahead of them; or why that cannot be."""
-    if unresolved:
-        return Reject(entry, "unresolved_names",
-                      f"uses names the file does not define: {', '.join(sorted(unresolved))}")
-    prefix, drop, nodes = "", set(), []
+    ahead of them; or why that cannot be. With `as_model`, `entry` is renamed `Model`."""
+    prefix, drop, inlined = "", set(), []
     if ctx is not None:
         inliner = Inliner(ctx.repo)
         try:
-            drop = inliner.repo_imports(idx, keep, ctx.module, ctx.is_package)
+            unresolved = inliner.resolve_stars(idx, unresolved, ctx.module, ctx.is_package, 0)
+            if not unresolved:
+                drop = inliner.repo_imports(idx, keep, ctx.module, ctx.is_package)
         except InlineError as e:
             return Reject(entry, e.reason, e.detail)
-        prefix, nodes = inliner.code(), inliner.nodes
+        prefix, inlined = inliner.code(), inliner.statements
+    if unresolved:
+        return Reject(entry, "unresolved_names",
+                      f"uses names the file does not define: {', '.join(sorted(unresolved))}")
     kept = [k for k in keep if k not in drop]
-    bad = _check_statements(nodes + [idx.statements[k].node for k in kept], allowed, entry)
+    bad = _check_statements(inlined + [idx.statements[k] for k in kept], allowed,
+                            entry if as_model else "Model")
     if bad is not None:
         return bad
-    code = extract.render(idx, kept)
+    renamed = (entry, "Model") if as_model and entry != "Model" else None
+    code = extract.render(idx, kept, renamed)
+    if renamed:
+        if re.search(rf"\b{re.escape(entry)}\b", prefix):  # rare: tokenizing it all is slow
+            prefix = extract.rename(prefix, entry, "Model")
     return f"{prefix}\n\n{code}" if prefix else code
 
 
-def _check_statements(stmts: list[ast.stmt], allowed: set[str], entry: str) -> Reject | None:
+def _check_statements(stmts: list[extract.Statement], allowed: set[str],
+                      entry: str) -> Reject | None:
     """The program's top-level statements: no second `Model`, only allowed imports."""
-    bound = {n for stmt in stmts for n in extract.binds(stmt)}
-    if entry != "Model" and "Model" in bound:
+    if entry != "Model" and any("Model" in st.binds for st in stmts):
         return Reject(entry, "name_conflict", "another definition is already called Model")
-    for node in (n for stmt in stmts for n in ast.walk(stmt)):  # imports at any depth
-        for mod in extract.import_modules(node):
-            if mod == ".":
-                return Reject(entry, "relative_import", "needs a relative import")
-            if mod not in allowed:
-                return Reject(entry, "import_not_allowed", f"imports {mod}")
+    for mod in sorted({m for st in stmts for m in st.imports}):  # imports at any depth
+        if mod == ".":
+            return Reject(entry, "relative_import", "needs a relative import")
+        if mod not in allowed:
+            return Reject(entry, "import_not_allowed", f"imports {mod}")
     return None
 
 
@@ -127,7 +133,7 @@ def guesses_from_file(idx: extract.FileIndex, allowed_imports: set[str],
             rejects.append(Reject(cls.name, "no_forward", "defines no forward (a base class?)"))
             continue
         keep, unresolved = extract.closure(idx, {cls.name})
-        body = program_source(idx, keep, unresolved, allowed_imports, cls.name, ctx)
+        body = program_source(idx, keep, unresolved, allowed_imports, cls.name, ctx, as_model=True)
         if isinstance(body, Reject):
             rejects.append(body)
             continue

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import io
+import re
+import textwrap
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__"}
@@ -22,9 +26,26 @@ _KERNEL_DECORATORS = {"jit": "jit", "autotune": "autotune", "heuristics": "heuri
 class Statement:
     node: ast.stmt
     binds: set[str]
-    uses: set[str]
     start: int  # first line, decorators included (1-based)
     end: int
+    text: str | None = None  # the text to render, where it is not the lines start..end
+    _scan: tuple[set[str], frozenset[str]] | None = None
+
+    @property
+    def uses(self) -> set[str]:
+        """Names read from the module scope (worked out on first use: most are never asked)."""
+        return self._scanned()[0]
+
+    @property
+    def imports(self) -> frozenset[str]:
+        """Packages imported anywhere inside ('.': relative)."""
+        return self._scanned()[1]
+
+    def _scanned(self) -> tuple[set[str], frozenset[str]]:
+        if self._scan is None:
+            uses, imports = _uses(self.node)
+            self._scan = (uses, frozenset(imports))
+        return self._scan
 
 
 @dataclass
@@ -33,23 +54,76 @@ class FileIndex:
     statements: list[Statement]
     bound: dict[str, int] = field(default_factory=dict)  # name -> index of the last binder
 
-    @property
+    @functools.cached_property
     def lines(self) -> list[str]:
         return self.source.splitlines()
 
 
-def index_file(source: str, tree: ast.Module) -> FileIndex:
+def index_file(source: str, tree: ast.Module,
+               importable: Callable[[str], bool] | None = None) -> FileIndex:
+    """Index the file's top-level statements. With `importable` (top-level package name, or '.'
+    for a relative import -> whether a program may import it), an optional import
+    (`try: import x` / `except ImportError: fallback`) is replaced by the branch that applies:
+    its body when everything the body imports is importable, else the first handler's body."""
+    lines = source.splitlines()
     stmts = []
     for node in tree.body:
         if _is_main_guard(node):
             continue
-        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        stmts.append(Statement(node, binds(node), _uses(node), start, node.end_lineno))
+        if _is_logger(node):  # `logger = logging.get_logger(__name__)`, any logging module
+            line = f"{node.targets[0].id} = __import__('logging').getLogger(__name__)"
+            stmts.append(statement(ast.parse(line).body[0], node.lineno, node.end_lineno, line))
+            continue
+        branch = _optional_import_branch(node, importable) if importable else None
+        for sub in branch if branch is not None else [node]:
+            start = min([sub.lineno] + [d.lineno for d in getattr(sub, "decorator_list", [])])
+            text = None
+            if branch is not None:
+                text = (ast.unparse(sub) if sub.lineno == node.lineno and sub is not node.body[0]
+                        else textwrap.dedent("\n".join(lines[start - 1: sub.end_lineno])))
+            stmts.append(statement(sub, start, sub.end_lineno, text))
     idx = FileIndex(source, stmts)
     for i, st in enumerate(stmts):
         for name in st.binds:
             idx.bound[name] = i
     return idx
+
+
+def statement(node: ast.stmt, start: int, end: int, text: str | None = None) -> Statement:
+    return Statement(node, binds(node), start, end, text)
+
+
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception"}
+
+
+def _optional_import_branch(node: ast.stmt, importable: Callable[[str], bool]) -> list | None:
+    if not (isinstance(node, ast.Try) and node.handlers and not node.finalbody):
+        return None
+    if not any(isinstance(s, (ast.Import, ast.ImportFrom)) for s in node.body):
+        return None
+    for h in node.handlers:
+        names = [] if h.type is None else [_dotted(e) for e in getattr(h.type, "elts", [h.type])]
+        if names and not set(names) & _IMPORT_ERRORS:
+            return None
+    body = node.body + node.orelse
+    fallback = node.handlers[0].body
+    if all(importable(m) for s in body for n in ast.walk(s) for m in import_modules(n)):
+        return body
+    if any(isinstance(s, ast.Raise) for s in fallback):
+        return body  # the import is required: keep it, and let the import check reject it
+    missing = sorted(set().union(*map(binds, body)) - set().union(*map(binds, fallback)))
+    if missing:  # code guarded by a flag may still name them; using them fails in the probe
+        stub = ast.parse(" = ".join([*missing, "None"])).body[0]
+        ast.copy_location(stub, node)
+        stub.end_lineno = node.end_lineno
+        fallback = [*fallback, stub]
+    return fallback
+
+
+def _is_logger(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.Assign) and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call)
+            and _dotted(node.value.func).split(".")[-1] in ("get_logger", "getLogger"))
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
@@ -77,14 +151,16 @@ def binds(node: ast.stmt) -> set[str]:
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _uses(node: ast.stmt) -> set[str]:
-    """Names the statement reads from the module scope, in one pass over its tree: every name
-    read, less the names bound inside it (arguments, assignments, imports, nested definitions,
-    exception and comprehension targets) unless declared global. Approximate by design: a name
-    bound anywhere inside the statement counts as local throughout it."""
+def _uses(node: ast.stmt) -> tuple[set[str], set[str]]:
+    """Names the statement reads from the module scope, and the packages it imports at any
+    depth, in one pass over its tree. The names: every name read, less the names bound inside it
+    (arguments, assignments, imports, nested definitions, exception and comprehension targets)
+    unless declared global. Approximate by design: a name bound anywhere inside the statement
+    counts as local throughout it."""
     loads: set[str] = set()
     local: set[str] = set()
     declared_global: set[str] = set()
+    imports: set[str] = set()
     for n in ast.walk(node):
         t = type(n)
         if t is ast.Name:
@@ -92,6 +168,7 @@ def _uses(node: ast.stmt) -> set[str]:
         elif t is ast.arg:
             local.add(n.arg)
         elif t is ast.Import or t is ast.ImportFrom:
+            imports.update(import_modules(n))
             if n is not node:
                 local |= {(x.asname or x.name).split(".")[0] for x in n.names}
         elif t is ast.ExceptHandler:
@@ -104,7 +181,7 @@ def _uses(node: ast.stmt) -> set[str]:
             declared_global |= set(n.names)
     if not isinstance(node, _SCOPES):
         local -= binds(node)  # what a module-level statement assigns is a binding, not a local
-    return loads - (local - declared_global)
+    return loads - (local - declared_global), imports
 
 
 def closure(idx: FileIndex, roots: set[str]) -> tuple[list[int], set[str]]:
@@ -195,10 +272,15 @@ _BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For,
            ast.With, ast.Try)
 
 
-def render(idx: FileIndex, keep: list[int]) -> str:
-    """The kept statements' original text (comments inside them included), in file order."""
+def render(idx: FileIndex, keep: list[int], renamed: tuple[str, str] | None = None) -> str:
+    """The kept statements' original text (comments inside them included), in file order;
+    `renamed` (old, new) renames an identifier in the statements that mention it."""
     lines = idx.lines
-    parts = ["\n".join(lines[idx.statements[i].start - 1: idx.statements[i].end]) for i in keep]
+    parts = [st.text if st.text is not None else "\n".join(lines[st.start - 1: st.end])
+             for st in (idx.statements[i] for i in keep)]
+    if renamed is not None:
+        old = re.compile(rf"\b{re.escape(renamed[0])}\b")
+        parts = [rename(p, *renamed) if old.search(p) else p for p in parts]
     out, prev_simple = [], False
     for i, text in zip(keep, parts):
         simple = not isinstance(idx.statements[i].node, _BLOCKS)

@@ -8,7 +8,7 @@ Constructor arguments: a parameter with a default is left to its default; a requ
 filled from its annotation (int 16, float 1.0, bool True) or its name (channels, features, dim,
 hidden, ... 16; heads 4; kernel_size 3; stride, groups 1; eps 1e-5; dropout 0.0; num_classes
 10; ...); two guesses, with widths 16 and 32. Inputs: one float tensor per forward parameter,
-shaped by what the class uses (2-d convolutions and pooling: (2, C, 16, 16); 1-d: (2, C, 32);
+shaped by what the program uses (2-d convolutions and pooling: (2, C, 16, 16); 1-d: (2, C, 32);
 otherwise (2, 8, C) and (2, C)), C being the first width-like argument. At most
 `MAX_GUESSES` programs per module.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import re
 
-from kcorpus.mine import extract
 
 MAX_GUESSES = 8
 _WIDTH = re.compile(r"(channel|feature|dim|hidden|d_model|embed|planes|width|size|inp|oup|c_?in|"
@@ -34,17 +33,15 @@ _CONV1D = re.compile(r"conv1d|batchnorm1d|pool1d", re.I)
 
 
 def guesses(body: str, cls: ast.ClassDef) -> list[str]:
-    """Candidate programs for `cls`, whose closure's source is `body`, most plausible first."""
-    if cls.name != "Model":
-        body = extract.rename(body, cls.name, "Model")
+    """Candidate programs for `cls`, whose closure's source (the class renamed `Model`) is
+    `body`, most plausible first."""
     header = "" if re.search(r"^import torch$", body, re.M) else "import torch\n"
     init_sets = [_init_args(cls, w) for w in (16, 32)]
-    text = ast.unparse(cls)
     programs = []
     for args, width in init_sets:
         if args is None:
             continue
-        for shape in _input_shapes(text, width):
+        for shape in _input_shapes(body, width):
             inputs = ", ".join(f"torch.randn{shape}" for _ in range(_forward_arity(cls)))
             programs.append(f"{header}{body}\n\ndef get_init_inputs():\n    return [{args}]\n\n\n"
                             f"def get_inputs():\n    return [{inputs}]\n")
@@ -92,9 +89,9 @@ def _guess(p: ast.arg, width: int):
     return {"float": 1.0, "bool": True, "int": width}.get(ann)
 
 
-def _input_shapes(class_text: str, c: int) -> list[tuple]:
-    if _CONV2D.search(class_text):
+def _input_shapes(program: str, c: int) -> list[tuple]:
+    if _CONV2D.search(program):
         return [(2, c, 16, 16), (2, c, 8, 8)]
-    if _CONV1D.search(class_text):
+    if _CONV1D.search(program):
         return [(2, c, 32), (2, c, 16)]
     return [(2, 8, c), (2, c), (2, c, 16, 16)]
