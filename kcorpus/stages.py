@@ -15,6 +15,7 @@ from kcorpus.dedup import dedup
 from kcorpus.mine.stage import mine
 from kcorpus.problems import check_problems
 from kcorpus.publish.stage import publish
+from kcorpus.synth.refine import refine
 from kcorpus.synth.stage import synth
 from kcorpus.verify.stage import verify
 
@@ -23,6 +24,7 @@ STAGES: dict[str, Callable[[Catalog, PipelineConfig, Path], dict]] = {
     "problems": lambda cat, cfg, wd: check_problems(cat, cfg.verify),
     "synth": lambda cat, cfg, wd: synth(cat, cfg),
     "verify": lambda cat, cfg, wd: verify(cat, cfg.verify),
+    "refine": lambda cat, cfg, wd: refine(cat, cfg),
     "dedup": lambda cat, cfg, wd: dedup(cat),
     "publish": lambda cat, cfg, wd: publish(cat, cfg, wd),
 }

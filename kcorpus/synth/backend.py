@@ -25,6 +25,7 @@ class Completion:
     sampling: dict = field(default_factory=dict)
     turn: int = 0
     parent_candidate_id: str | None = None
+    code: str | None = None  # the program, when it is not the one in the text (reverse pairs)
 
 
 class Backend(Protocol):
@@ -36,7 +37,7 @@ class Backend(Protocol):
 
 
 def candidate_row(c: Completion) -> dict:
-    code = extract_program(c.text)
+    code = c.code if c.code is not None else extract_program(c.text)
     cid = _code_id(code, c.problem_id) if code else content_id(c.problem_id, "raw", c.text)
     return {
         "candidate_id": cid,

@@ -1,33 +1,98 @@
-"""The synth stage: each configured backend's completions into `candidates`."""
+"""The synth stage: each configured backend's completions into `candidates`, and the refine
+stage: verifier feedback turns for model backends that ask for them.
+
+A model backend prompts only problems it has no first-turn candidate for under the same model,
+prompt template (by hash) and sampling, so a rebuild generates only for new problems. Backends
+are built once per process and reused by the refine stage (a local model loads once).
+"""
 
 from __future__ import annotations
 
+import json
+
 from kcorpus import schema
 from kcorpus.catalog import Catalog
-from kcorpus.config import PipelineConfig, ReplayBackend as ReplaySpec
+from kcorpus.config import MODEL_BACKENDS, PipelineConfig
+from kcorpus.config import InductorBackend as InductorSpec
+from kcorpus.config import OpenAIBackend as OpenAISpec
+from kcorpus.config import ReplayBackend as ReplaySpec
+from kcorpus.config import TransformersBackend as TransformersSpec
+from kcorpus.config import VllmBackend as VllmSpec
+from kcorpus.problems import check_problems
 from kcorpus.progress import bar
 from kcorpus.synth.backend import Backend, candidate_row
+from kcorpus.synth.chat import ChatBackend
 from kcorpus.synth.replay import ReplayBackend
+from kcorpus.synth.reverse import pending_kernels, reverse
+
+_BUILT: dict[str, Backend] = {}
 
 
-def make_backend(spec) -> Backend:
+def make_backend(spec, cfg: PipelineConfig | None = None) -> Backend:
+    key = spec.model_dump_json()
+    if key not in _BUILT:
+        _BUILT[key] = _build(spec, cfg)
+    return _BUILT[key]
+
+
+def _build(spec, cfg):
     if isinstance(spec, ReplaySpec):
         return ReplayBackend(spec.path)
+    if isinstance(spec, TransformersSpec):
+        from kcorpus.synth.local_hf import TransformersBackend
+        return TransformersBackend(spec)
+    if isinstance(spec, OpenAISpec):
+        from kcorpus.synth.openai_api import OpenAIBackend
+        return OpenAIBackend(spec)
+    if isinstance(spec, VllmSpec):
+        from kcorpus.synth.vllm_engine import VllmBackend
+        return VllmBackend(spec)
+    if isinstance(spec, InductorSpec):
+        from kcorpus.synth.inductor import InductorBackend
+        return InductorBackend(spec, cfg.verify if cfg is not None else None)
     raise ValueError(f"unknown synthesis backend {spec.kind!r}")
 
 
 def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
+    """Reverse pairs first (their references are probed), then every backend's forward pass,
+    so the new references are prompted forward in the same run."""
+    counts = {"candidates": 0, "rejects": 0, "reverse_problems": 0}
+    for spec in cfg.synth.backends:
+        if isinstance(spec, MODEL_BACKENDS) and spec.reverse:
+            backend = make_backend(spec, cfg)
+            kernels = pending_kernels(catalog, backend, spec.max_kernels)
+            probs, comps, rejects = reverse(kernels, backend, spec.reverse_template)
+            counts["reverse_problems"] += _store(catalog, counts, probs,
+                                                 [candidate_row(c) for c in comps], rejects)
+    if counts["reverse_problems"]:
+        check_problems(catalog, cfg.verify)
     problems = catalog.rows("SELECT problem_id, origin_path, entry_point, code FROM problems "
-                            "JOIN probes USING (problem_id) WHERE probes.ok")
-    counts = {"candidates": 0, "rejects": 0}
+                            "JOIN probes USING (problem_id) WHERE probes.ok ORDER BY problem_id")
     with bar("synth", total=len(cfg.synth.backends)) as progress:
         for spec in cfg.synth.backends:
-            completions, rejects = make_backend(spec).generate(problems)
-            rows = [candidate_row(c) for c in completions]
-            with catalog.transaction():
-                counts["candidates"] += catalog.insert_new(
-                    "candidates", schema.table("candidates").to_arrow(rows))
-                counts["rejects"] += catalog.insert_new(
-                    "rejects", schema.table("rejects").to_arrow(rejects))
+            backend = make_backend(spec, cfg)
+            todo = problems
+            if isinstance(backend, ChatBackend):
+                done = _prompted(catalog, backend)
+                todo = [p for p in problems if p["problem_id"] not in done]
+            completions, rejects = backend.generate(todo)
+            _store(catalog, counts, [], [candidate_row(c) for c in completions], rejects)
             progress.advance()
     return counts
+
+
+def _prompted(catalog: Catalog, backend: ChatBackend) -> set[str]:
+    rows = catalog.rows("SELECT DISTINCT problem_id FROM candidates WHERE backend = ? AND "
+                        "model = ? AND prompt_hash = ? AND sampling = ? AND turn = 0",
+                        [backend.name, backend.model, backend.template.hash,
+                         json.dumps(backend.sampling, sort_keys=True)])
+    return {r["problem_id"] for r in rows}
+
+
+def _store(catalog: Catalog, counts: dict, problems: list, candidates: list, rejects: list) -> int:
+    with catalog.transaction():
+        added = catalog.insert_new("problems", schema.table("problems").to_arrow(problems))
+        counts["candidates"] += catalog.insert_new(
+            "candidates", schema.table("candidates").to_arrow(candidates))
+        counts["rejects"] += catalog.insert_new("rejects", schema.table("rejects").to_arrow(rejects))
+    return added
