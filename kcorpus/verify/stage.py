@@ -38,8 +38,7 @@ def resolve_device(device: str) -> tuple[str, str, str]:
 def pending(catalog: Catalog, arch: str) -> list[dict]:
     return catalog.rows(
         "SELECT c.candidate_id, c.code, p.code AS problem_code FROM candidates c "
-        "JOIN problems p USING (problem_id) JOIN probes r USING (problem_id) WHERE r.ok AND "
-        "NOT EXISTS (SELECT 1 FROM verdicts v "
+        "JOIN problems p USING (problem_id) WHERE NOT EXISTS (SELECT 1 FROM verdicts v "
         "WHERE v.candidate_id = c.candidate_id AND v.verifier_version = ? AND v.gpu_arch = ?) "
         "ORDER BY c.candidate_id", [VERIFIER_VERSION, arch])
 
