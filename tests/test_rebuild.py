@@ -113,3 +113,19 @@ def test_a_second_rebuild_adds_no_row(rebuilt):
     again = json.loads(run_cli("status", "--json", "--workdir", str(workdir)).stdout)
     assert again == status
     assert "False" in proc.stdout  # publish reports no new release
+
+
+def test_smollm2_ran_for_real_and_its_attempts_are_published(rebuilt):
+    """The sample's transformers backend: SmolLM2-135M on the CPU, two problems, one refine
+    turn; whatever the verifier said, every attempt is in the release."""
+    _, _, _, status = rebuilt
+    attempts = datasets.load_dataset(status["releases"][0]["path"], "attempts", split="train")
+    mine = [r for r in attempts if r["backend"] == "transformers"]
+    assert [r["model"] for r in mine] == ["smollm2"] * len(mine)
+    first = {r["candidate_id"]: r for r in mine if r["turn"] == 0}
+    second = [r for r in mine if r["turn"] == 1]
+    assert len(first) == 2 and all(r["prompt_template"] == "triton_v1" for r in mine)
+    # every failed first attempt got exactly one feedback turn, linked to it
+    failed = {cid for cid, r in first.items() if not r["passed"]}
+    assert sorted(r["parent_candidate_id"] for r in second) == sorted(failed)
+    assert all(r["completion"].strip() and r["failure_code"] or r["passed"] for r in mine)

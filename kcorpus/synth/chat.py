@@ -49,13 +49,17 @@ class ChatBackend:
     def complete(self, requests: list[Request]) -> list[list[str] | GenerationError]:
         raise NotImplementedError
 
-    def requests(self, problems: list[dict]) -> list[Request]:
-        """Turn-0 requests, one per problem, at most `max_problems`."""
+    def requests(self, problems: list[dict], done: set[str] = frozenset()) -> list[Request]:
+        """Turn-0 requests for the first `max_problems` problems (all when unset) in the given
+        order, less those in `done`: the cap is on the problems covered, so a rebuild adds
+        nothing once they are."""
         chosen = problems if self.spec.max_problems is None else problems[: self.spec.max_problems]
-        return [Request(p["problem_id"], self.template.chat(reference=p["code"])) for p in chosen]
+        return [Request(p["problem_id"], self.template.chat(reference=p["code"]))
+                for p in chosen if p["problem_id"] not in done]
 
-    def generate(self, problems: list[dict]) -> tuple[list[Completion], list[dict]]:
-        return self.run(self.requests(problems))
+    def generate(self, problems: list[dict], done: set[str] = frozenset()
+                 ) -> tuple[list[Completion], list[dict]]:
+        return self.run(self.requests(problems, done))
 
     def run(self, requests: list[Request], template: Template | None = None
             ) -> tuple[list[Completion], list[dict]]:

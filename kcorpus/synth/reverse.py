@@ -24,14 +24,16 @@ REFERENCE_PARTS = {"Model", "get_inputs", "get_init_inputs"}
 
 
 def pending_kernels(catalog, backend: ChatBackend, limit: int | None) -> list[dict]:
+    """Of the first `limit` kernels (by id; all when unset), those this backend has neither
+    turned into a reverse problem nor failed to."""
     item = f"{backend.name}/{backend.model}/reverse"
     rows = catalog.rows(
-        "SELECT k.* FROM kernels k WHERE NOT EXISTS (SELECT 1 FROM problems p WHERE "
-        "p.inputs_origin = 'reverse' AND p.source_id = k.source_id AND p.origin_path = "
-        "k.origin_path AND p.entry_point = k.name) AND NOT EXISTS (SELECT 1 FROM rejects r "
-        "WHERE r.stage = 'synth' AND r.path = k.kernel_id AND r.item = ?) ORDER BY k.kernel_id",
-        [item])
-    return rows if limit is None else rows[:limit]
+        "SELECT k.*, EXISTS (SELECT 1 FROM problems p WHERE p.inputs_origin = 'reverse' AND "
+        "p.source_id = k.source_id AND p.origin_path = k.origin_path AND p.entry_point = "
+        "k.name) OR EXISTS (SELECT 1 FROM rejects r WHERE r.stage = 'synth' AND r.path = "
+        "k.kernel_id AND r.item = ?) AS done FROM kernels k ORDER BY k.kernel_id", [item])
+    rows = rows if limit is None else rows[:limit]
+    return [{k: v for k, v in r.items() if k != "done"} for r in rows if not r["done"]]
 
 
 def reverse(catalog_rows: list[dict], backend: ChatBackend, template_ref: str

@@ -71,11 +71,10 @@ def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
     with bar("synth", total=len(cfg.synth.backends)) as progress:
         for spec in cfg.synth.backends:
             backend = make_backend(spec, cfg)
-            todo = problems
             if isinstance(backend, ChatBackend):
-                done = _prompted(catalog, backend)
-                todo = [p for p in problems if p["problem_id"] not in done]
-            completions, rejects = backend.generate(todo)
+                completions, rejects = backend.generate(problems, _prompted(catalog, backend))
+            else:
+                completions, rejects = backend.generate(problems)
             _store(catalog, counts, [], [candidate_row(c) for c in completions], rejects)
             progress.advance()
     return counts
