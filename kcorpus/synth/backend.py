@@ -11,6 +11,10 @@ from kcorpus.ids import code_id, content_id
 from kcorpus.synth.parse import extract_program
 
 
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run here (a package or a device is missing); says how to get it."""
+
+
 @dataclass
 class Completion:
     """One completion for one problem, with the generator that produced it."""

@@ -10,16 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kcorpus.rejects import reject_row
-from kcorpus.synth.backend import Completion
+from kcorpus.synth.backend import BackendUnavailable, Completion  # noqa: F401 (re-exported)
 from kcorpus.synth.prompts import Template, load_template
 
 
 class GenerationError(Exception):
     """One request failed (after its retries); the others go on."""
-
-
-class BackendUnavailable(RuntimeError):
-    """The backend cannot run here (a package or a device is missing); says how to get it."""
 
 
 @dataclass

@@ -73,6 +73,11 @@ def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
             backend = make_backend(spec, cfg)
             if isinstance(backend, ChatBackend):
                 completions, rejects = backend.generate(problems, _prompted(catalog, backend))
+            elif isinstance(spec, InductorSpec):
+                done = catalog.rows("SELECT problem_id, prompt_template FROM candidates WHERE "
+                                    "backend = 'inductor' AND model = ?", [backend.model])
+                completions, rejects = backend.generate(
+                    problems, {(r["problem_id"], r["prompt_template"]) for r in done})
             else:
                 completions, rejects = backend.generate(problems)
             _store(catalog, counts, [], [candidate_row(c) for c in completions], rejects)

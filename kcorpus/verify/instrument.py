@@ -39,11 +39,16 @@ class LaunchCounter:
         self._entered = 0.0
         self._patched: list[tuple[type, object]] = []
 
-    def install(self) -> LaunchCounter:
+    def install(self, inductor: bool = False) -> LaunchCounter:
+        """Patch Triton's launch paths; with `inductor`, also Inductor's own launcher
+        (CachingAutotuner runs compiled kernels without going through JITFunction.run)."""
         from triton.runtime.autotuner import Autotuner, Heuristics
         from triton.runtime.jit import JITFunction
 
         kernels = [JITFunction]
+        if inductor:
+            from torch._inductor.runtime.triton_heuristics import CachingAutotuner
+            kernels.append(CachingAutotuner)
         try:
             from triton.runtime.interpreter import InterpretedFunction
             kernels.append(InterpretedFunction)

@@ -19,6 +19,7 @@ from kcorpus.verify import sandbox, static
 from kcorpus.verify.codes import VERIFIER_VERSION
 
 BATCH = 8
+GENERATED = {"inductor": "inductor"}  # backends whose programs kcorpus generates itself
 
 
 def resolve_device(device: str) -> tuple[str, str, str]:
@@ -37,7 +38,7 @@ def resolve_device(device: str) -> tuple[str, str, str]:
 
 def pending(catalog: Catalog, arch: str) -> list[dict]:
     return catalog.rows(
-        "SELECT c.candidate_id, c.code, p.code AS problem_code FROM candidates c "
+        "SELECT c.candidate_id, c.code, c.backend, p.code AS problem_code FROM candidates c "
         "JOIN problems p USING (problem_id) WHERE NOT EXISTS (SELECT 1 FROM verdicts v "
         "WHERE v.candidate_id = c.candidate_id AND v.verifier_version = ? AND v.gpu_arch = ?) "
         "ORDER BY c.candidate_id", [VERIFIER_VERSION, arch])
@@ -60,12 +61,14 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     jobs = []
     with bar(f"verify ({device})", total=len(todo)) as progress:
         for row in todo:
-            result = static.check(row["code"], lenient=cfg.lenient)
+            generated = GENERATED.get(row["backend"], "")
+            result = static.check(row["code"], lenient=cfg.lenient, generated=generated)
             if result.passed:
                 jobs.append({"id": row["candidate_id"], "problem_code": row["problem_code"],
                              "candidate_code": row["code"], "device": device,
                              "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
-                             "forward_timeout_s": cfg.forward_timeout_s})
+                             "forward_timeout_s": cfg.forward_timeout_s,
+                             "generated": generated})
                 continue
             record({"id": row["candidate_id"], "passed": False, "stage": "static",
                     "failure_code": result.failure_code, "message": result.message,

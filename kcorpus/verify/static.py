@@ -48,7 +48,11 @@ class StaticResult:
         return not self.failure_code
 
 
-def check(code: str, lenient: bool = False) -> StaticResult:
+def check(code: str, lenient: bool = False, generated: str = "") -> StaticResult:
+    """The checks above. `generated` names a generator kcorpus runs itself (`inductor`), whose
+    programs define their kernels in strings compiled at load time and import its runtime:
+    only the parse and ModelNew checks apply; the run-time checks (launches counted, ATen ops
+    recorded, correctness) still decide."""
     if not code.strip():
         return StaticResult(codes.NO_CODE, "the completion contains no program")
     try:
@@ -61,6 +65,8 @@ def check(code: str, lenient: bool = False) -> StaticResult:
     model_new = top.get("ModelNew")
     if not isinstance(model_new, ast.ClassDef):
         return StaticResult(codes.NO_MODELNEW, "defines no class ModelNew")
+    if generated:
+        return StaticResult(flags=[f"generated:{generated}"])
     kernels = {name for name, n in top.items() if isinstance(n, ast.FunctionDef) and _is_kernel(n)}
     if not kernels:
         return StaticResult(codes.NO_KERNEL, "defines no @triton.jit kernel")

@@ -10,7 +10,9 @@ for the fresh-process baseline). Untrusted code runs here, never in the pipeline
 what candidates print goes to stderr, stdout carries only verdicts.
 
 A job: {"id", "problem_code", "candidate_code", "device": "cpu"|"cuda", "trials", "seed",
-"lenient", "forward_timeout_s", "timing": {"warmup", "trials"}}. `forward_timeout_s` bounds the
+"lenient", "forward_timeout_s", "generated", "timing": {"warmup", "trials"}}; `generated`
+("inductor") marks a program kcorpus generated itself (see static.check). Other job kinds:
+"probe" (verify/probe.py) and "inductor" (verify/inductor_gen.py). `forward_timeout_s` bounds the
 Python a candidate's forward may run outside Triton launches and compiles (default 10 s).
 On the CPU set TRITON_INTERPRET=1: kernels run in
 Triton's interpreter, the verdict says so and carries no timing.
@@ -102,6 +104,10 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         from kcorpus.verify.probe import probe
 
         return probe(job, lambda code: _module("kc_reference", code))
+    if job.get("kind") == "inductor":
+        from kcorpus.verify.inductor_gen import generate
+
+        return generate(job, lambda code: _module("kc_reference", code))
     t0 = time.perf_counter()
     verdict = _context(job.get("device", "cpu"))
     verdict.update(id=job.get("id"), passed=False, stage="static", failure_code="", message="",
@@ -127,15 +133,16 @@ def _torch_setup() -> None:
 
 
 def _stages(job: dict, verdict: dict, lock: GpuLock, report) -> None:
-    lenient = bool(job.get("lenient", False))
-    result = static.check(job["candidate_code"], lenient=lenient)
+    generated = job.get("generated", "")
+    lenient = bool(job.get("lenient", False)) or generated == "inductor"  # ops are recorded
+    result = static.check(job["candidate_code"], lenient=lenient, generated=generated)
     verdict.update(static_flags=result.flags, torch_ops=result.torch_ops)
     if not result.passed:
         return _fail(verdict, result.failure_code, result.message)
     verdict["stage"] = "compile"
     from kcorpus.verify import instrument
 
-    counter = instrument.LaunchCounter().install()
+    counter = instrument.LaunchCounter().install(inductor=generated == "inductor")
     phases = verdict.setdefault("phase_seconds", {})
     t = time.perf_counter()
     try:

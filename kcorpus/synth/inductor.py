@@ -1,0 +1,74 @@
+"""The `inductor` backend: torch.compile's own Triton for each problem, as a candidate (GPU only).
+
+For each problem and mode, a sandboxed GPU worker compiles the reference (verify/inductor_gen.py)
+and the generated module becomes a `ModelNew` program (inductor_program.py). The candidate
+records the mode and the extern kernels it still calls (`sampling`: {"mode", "extern_kernels",
+"dynamic_batch"}), so pure-Triton pairs can be told apart; verification then runs as for any
+candidate, with the static checks that suit generated code (see verify/static.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+from kcorpus.rejects import reject_row
+from kcorpus.synth.backend import BackendUnavailable, Completion
+from kcorpus.synth.inductor_program import AssemblyError, assemble
+from kcorpus.verify import sandbox
+
+
+class InductorBackend:
+    name = "inductor"
+
+    def __init__(self, spec, verify_cfg=None):
+        import torch
+
+        self.spec, self.verify_cfg = spec, verify_cfg
+        self.model = f"torch-{torch.__version__}"
+        self.answers: list[dict] = []  # the workers' raw answers of the last call, for audits
+
+    def generate(self, problems: list[dict], done: set[tuple[str, str]] = frozenset()
+                 ) -> tuple[list[Completion], list[dict]]:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BackendUnavailable("the inductor backend needs a CUDA GPU: Inductor generates "
+                                     "Triton only for GPUs")
+        chosen = problems if self.spec.max_problems is None else problems[: self.spec.max_problems]
+        by_id = {p["problem_id"]: p for p in chosen}
+        jobs = [{"kind": "inductor", "id": json.dumps([p["problem_id"], mode]),
+                 "problem_code": p["code"], "mode": mode, "seed": 0}
+                for p in chosen for mode in self.spec.modes
+                if (p["problem_id"], template(mode)) not in done]
+        memory = self.verify_cfg.memory_mb if self.verify_cfg else 8192
+        workers = self.verify_cfg.workers if self.verify_cfg else 2
+        limits = sandbox.Limits(timeout_s=self.spec.timeout_s, memory_mb=memory, parallel=workers)
+        completions, rejects = [], []
+        self.answers = []
+        for answer in sandbox.run_jobs(jobs, limits, "cuda") if jobs else []:
+            self.answers.append(answer)
+            pid, mode = json.loads(answer["id"])
+            result = self._completion(by_id[pid], mode, answer)
+            (completions if isinstance(result, Completion) else rejects).append(result)
+        return completions, rejects
+
+    def _completion(self, problem: dict, mode: str, answer: dict) -> Completion | dict:
+        error = answer.get("error") or answer.get("message") or ""
+        program = None
+        if answer.get("code"):
+            try:
+                program = assemble(problem["code"], answer["code"], answer["args"],
+                                   answer["outputs"])
+            except (AssemblyError, SyntaxError) as e:
+                error = f"assembly: {e}"
+        if program is None:
+            return reject_row("synth", "", problem["problem_id"], f"inductor/{mode}",
+                              "inductor_failed", error or "no program")
+        settings = {"mode": mode, "extern_kernels": answer["extern_kernels"],
+                    "dynamic_batch": answer["dynamic_batch"]}
+        return Completion(problem["problem_id"], answer["code"], self.name, self.model,
+                          prompt_template=template(mode), sampling=settings, code=program)
+
+
+def template(mode: str) -> str:
+    return f"inductor:{mode}"

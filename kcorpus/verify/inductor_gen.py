@@ -1,0 +1,84 @@
+"""torch.compile's generated Triton for one problem (runs in the sandboxed worker, on a GPU).
+
+A job {"kind": "inductor", "id", "problem_code", "mode", "seed"} compiles the reference with
+Inductor through a backend that first records the graph's placeholders (where each argument of
+the generated `call` comes from: a parameter, a buffer, a forward input, or the size of one),
+and returns the generated module's source with those sources and the output structure. The
+batch dimension of every input is marked dynamic, so the code accepts other batch sizes; where
+the model forbids that, it compiles with static shapes. Modes: `default` (Inductor as shipped:
+matmuls and convolutions go to cuBLAS/cuDNN as extern kernels), `triton_templates`
+(max-autotune restricted to Inductor's Triton GEMM and convolution templates).
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+MODES = {
+    "default": {},
+    "triton_templates": {"max_autotune": True, "max_autotune_gemm": True,
+                         "max_autotune_gemm_backends": "TRITON",
+                         "max_autotune_conv_backends": "TRITON"},
+}
+
+
+def generate(job: dict, load_module) -> dict:
+    out = {"id": job["id"], "kind": "inductor", "mode": job["mode"], "code": None, "error": ""}
+    mod = load_module(job["problem_code"])
+    torch.manual_seed(job.get("seed", 0))
+    model = mod.Model(*mod.get_init_inputs()).cuda().eval()
+    inputs = [x.cuda() if isinstance(x, torch.Tensor) else x for x in mod.get_inputs()]
+    for dynamic_batch in (True, False):
+        try:
+            out.update(_compile(model, inputs, job["mode"], dynamic_batch), error="")
+            return out
+        except Exception as e:  # noqa: BLE001  (recorded: the mode gives no program)
+            out["error"] = f"{type(e).__name__}: {e}"[:2000]
+    return out
+
+
+def _compile(model, inputs: list, mode: str, dynamic_batch: bool) -> dict:
+    import torch._dynamo
+    from torch._inductor.compile_fx import compile_fx
+    from torch._inductor.utils import run_and_get_code
+
+    torch._dynamo.reset()
+    captured: dict = {}
+
+    def backend(gm, example_inputs):
+        captured["args"] = [_source(n) for n in gm.graph.nodes if n.op == "placeholder"]
+        return compile_fx(gm, example_inputs)
+
+    args = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+    if dynamic_batch:
+        for x in args:
+            if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] > 1:
+                torch._dynamo.mark_dynamic(x, 0)
+    with torch._inductor.config.patch({**MODES[mode], "compile_threads": 1}), \
+            torch._dynamo.config.patch(inline_inbuilt_nn_modules=True), torch.no_grad():
+        compiled = torch.compile(model, backend=backend, fullgraph=True,
+                                 dynamic=False if not dynamic_batch else None)
+        result, sources = run_and_get_code(compiled, *args)
+    if len(sources) != 1:
+        raise RuntimeError(f"expected one generated module, got {len(sources)}")
+    return {"code": sources[0], "args": captured["args"], "outputs": _structure(result),
+            "dynamic_batch": dynamic_batch,
+            "extern_kernels": sorted(set(re.findall(r"extern_kernels\.(\w+)", sources[0])))}
+
+
+def _source(node) -> str:
+    grapharg = node.meta.get("grapharg")
+    if grapharg is None or grapharg.source is None:
+        raise RuntimeError(f"placeholder {node.name} has no source")
+    name = grapharg.source.name
+    return name() if callable(name) else name
+
+
+def _structure(result) -> list:
+    if isinstance(result, torch.Tensor):
+        return ["tensor"]
+    if isinstance(result, (tuple, list)) and all(isinstance(r, torch.Tensor) for r in result):
+        return [type(result).__name__, len(result)]
+    raise RuntimeError(f"outputs of type {type(result).__name__} are not supported")
