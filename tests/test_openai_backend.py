@@ -246,3 +246,18 @@ def test_refinement_turns_and_reverse_pairs_through_the_stages(server, tmp_path,
     assert forward_of_reverse["passed"] is True and "double_kernel" not in forward_of_reverse["code"]
     assert rev["inputs_origin"] == "reverse" and rev["passed"] is True
     assert rev["code"].startswith(KERNEL.rstrip()) and "class ModelNew" in rev["code"]
+
+
+def test_reverse_completions_are_split_or_refused_with_a_reason():
+    from kcorpus.synth.reverse import split_program
+
+    program = REVERSE.strip("`\n").removeprefix("python\n")
+    reference, wrapper = split_program(program, {"double", "double_kernel", "triton", "tl"})
+    assert "class Model(" in reference and "ModelNew" not in reference
+    assert "def get_init_inputs():\n    return []" in reference  # supplied when missing
+    assert "class ModelNew(" in wrapper and "class Model(" not in wrapper
+    assert split_program("import torch\n\n\nclass Model:\n    pass\n", set()) == (
+        "the program does not define ModelNew, get_inputs")
+    cheat = program.replace("return x * 2.0", "return double(x)")
+    assert split_program(cheat, {"double", "double_kernel"}) == "the reference uses double itself"
+    assert split_program("no code here", set()) == "the completion holds no parsable program"

@@ -14,7 +14,7 @@ import re
 
 from kcorpus.mine.extract import rename
 
-_DROP = {"benchmark_compiled_module", "get_inputs", "get_init_inputs"}
+_DROP = {"benchmark_compiled_module", "get_args", "get_inputs", "get_init_inputs"}
 
 
 class AssemblyError(ValueError):

@@ -4,8 +4,9 @@ A job {"kind": "inductor", "id", "problem_code", "mode", "seed"} compiles the re
 Inductor through a backend that first records the graph's placeholders (where each argument of
 the generated `call` comes from: a parameter, a buffer, a forward input, or the size of one),
 and returns the generated module's source with those sources and the output structure. The
-batch dimension of every input is marked dynamic, so the code accepts other batch sizes; where
-the model forbids that, it compiles with static shapes. Modes: `default` (Inductor as shipped:
+batch dimension of every input is marked maybe-dynamic, so the code accepts other batch sizes
+where the model allows it; where compiling so fails, it compiles with static shapes. The model
+stays in the mode it was built in (training), as the verifier runs it. Modes: `default` (Inductor as shipped:
 matmuls and convolutions go to cuBLAS/cuDNN as extern kernels), `triton_templates`
 (max-autotune restricted to Inductor's Triton GEMM and convolution templates).
 """
@@ -28,7 +29,7 @@ def generate(job: dict, load_module) -> dict:
     out = {"id": job["id"], "kind": "inductor", "mode": job["mode"], "code": None, "error": ""}
     mod = load_module(job["problem_code"])
     torch.manual_seed(job.get("seed", 0))
-    model = mod.Model(*mod.get_init_inputs()).cuda().eval()
+    model = mod.Model(*mod.get_init_inputs()).cuda()  # the mode the verifier runs it in
     inputs = [x.cuda() if isinstance(x, torch.Tensor) else x for x in mod.get_inputs()]
     for dynamic_batch in (True, False):
         try:
@@ -55,7 +56,7 @@ def _compile(model, inputs: list, mode: str, dynamic_batch: bool) -> dict:
     if dynamic_batch:
         for x in args:
             if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] > 1:
-                torch._dynamo.mark_dynamic(x, 0)
+                torch._dynamo.maybe_mark_dynamic(x, 0)  # stays static where it must
     with torch._inductor.config.patch({**MODES[mode], "compile_threads": 1}), \
             torch._dynamo.config.patch(inline_inbuilt_nn_modules=True), torch.no_grad():
         compiled = torch.compile(model, backend=backend, fullgraph=True,
