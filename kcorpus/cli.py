@@ -157,8 +157,20 @@ def bench_verify(ctx: typer.Context) -> None:
 
 @bench.command("mine", context_settings=_PASS_THROUGH)
 def bench_mine(ctx: typer.Context) -> None:
-    """Files/s of extraction beside bare ast.parse, and the yield. Options: PATH... --workers N"""
+    """Files/s of extraction beside bare ast.parse, and the yield.
+
+    Options: PATH... --workers N --trials (run the guessed programs and count runnable)"""
     from kcorpus.bench.mine import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
+@bench.command("inductor", context_settings=_PASS_THROUGH)
+def bench_inductor(ctx: typer.Context) -> None:
+    """Inductor candidates for a problem set, verified on the GPU (needs CUDA).
+
+    Options: [PATH...] --modes default triton_templates --parallel N --timeout S --out FILE"""
+    from kcorpus.bench.inductor import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))
 
