@@ -154,7 +154,7 @@ def test_replayed_completions_become_candidates(mined):
 
     counts = synth(catalog, cfg)
 
-    assert counts == {"candidates": 3, "rejects": 0}
+    assert counts == {"candidates": 3, "rejects": 0, "reverse_problems": 0}
     rows = catalog.rows("SELECT * FROM candidates ORDER BY model")
     by_model = {r["model"]: r for r in rows}
     assert set(by_model) == {"recorded/qwen-coder", "recorded/llama", "unknown"}
@@ -204,7 +204,7 @@ def test_bad_replay_lines_are_rejects_and_good_lines_still_land(mined):
         r = rejects[f"completions.jsonl:{n}"]
         assert r["reason"] == "bad_replay_record", n
         assert words in r["detail"], (n, r["detail"])
-    assert counts == {"candidates": 2, "rejects": len(bad)}
+    assert counts == {"candidates": 2, "rejects": len(bad), "reverse_problems": 0}
     cands = catalog.rows("SELECT problem_id, code FROM candidates ORDER BY code")
     assert cands == [{"problem_id": problems["ops/exp.py"], "code": PROGRAM.format(op="exp")},
                      {"problem_id": problems["ops/sigmoid.py"],
@@ -219,9 +219,9 @@ def test_rerunning_synth_adds_nothing(mined):
         "not json",
     ]) + "\n")
 
-    assert synth(catalog, cfg) == {"candidates": 2, "rejects": 1}
+    assert synth(catalog, cfg) == {"candidates": 2, "rejects": 1, "reverse_problems": 0}
     before = catalog.counts()
-    assert synth(catalog, cfg) == {"candidates": 0, "rejects": 0}
+    assert synth(catalog, cfg) == {"candidates": 0, "rejects": 0, "reverse_problems": 0}
     assert catalog.counts() == before
 
 
