@@ -158,6 +158,44 @@ class VerifyConfig(_Model):
     lenient: bool = False
 
 
+class NearDedupSettings(_Model):
+    """See kcorpus/dedup/near.py for what each knob does to recall and candidate counts."""
+
+    enabled: bool = True
+    threshold: float = Field(0.7, gt=0.0, le=1.0)
+    num_perm: int = Field(160, ge=8, le=1024)
+    bands: int = Field(20, ge=1)
+    rows: int = Field(8, ge=1)
+    shingle: Literal[8, 16, 24, 32] = 24
+    margin: float = Field(0.05, ge=0.0, lt=1.0)
+
+
+class EvalSet(_Model):
+    """An evaluation set to decontaminate against: a directory (KernelBench's `level*/N_Name.py`,
+    or TritonBench-style JSON files) or a Hub dataset id (read with `datasets`)."""
+
+    name: str
+    path: Path | None = None
+    hub: str | None = Field(None, description="a Hub dataset id, e.g. ScalingIntelligence/KernelBench")
+    split: str = "train"
+    code_field: str | None = Field(None, description="JSON/dataset field holding the PyTorch code")
+
+
+class DecontamConfig(_Model):
+    sets: list[EvalSet] = Field(default_factory=list)
+    ngram: int = Field(13, ge=3, le=64)
+    ngram_overlap: float = Field(0.5, gt=0.0, le=1.0,
+                                 description="share of a benchmark item's 13-grams found")
+    boilerplate_share: float = Field(0.05, gt=0.0, le=1.0,
+                                     description="13-grams in more benchmark items are ignored")
+    minhash_threshold: float = Field(0.7, gt=0.0, le=1.0)
+
+
+class DedupConfig(_Model):
+    near: NearDedupSettings = Field(default_factory=NearDedupSettings)
+    decontaminate: DecontamConfig = Field(default_factory=DecontamConfig)
+
+
 class PublishConfig(_Model):
     target: Literal["local"] = "local"
     path: Path | None = Field(None, description="release root; default WORKDIR/releases/NAME")
@@ -172,6 +210,7 @@ class PipelineConfig(_Model):
     mine: MineConfig = Field(default_factory=MineConfig)
     synth: SynthConfig = Field(default_factory=SynthConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     # not read from YAML: where the file is, and the hash of its contents
     config_path: Path = Field(Path("."), exclude=True)
@@ -237,12 +276,17 @@ def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
     sources = [s.model_copy(update={"path": fix(s.path)}) if isinstance(s, LocalSource) else s
                for s in cfg.sources]
     backends = [_resolve_backend(b, fix) for b in cfg.synth.backends]
+    sets = [e.model_copy(update={"path": fix(e.path)}) if e.path is not None else e
+            for e in cfg.dedup.decontaminate.sets]
+    dedup = cfg.dedup.model_copy(update={
+        "decontaminate": cfg.dedup.decontaminate.model_copy(update={"sets": sets})})
     publish = cfg.publish
     if publish.path is not None:
         publish = publish.model_copy(update={"path": fix(publish.path)})
     return cfg.model_copy(update={
         "sources": sources,
         "synth": cfg.synth.model_copy(update={"backends": backends}),
+        "dedup": dedup,
         "publish": publish,
     })
 
@@ -262,6 +306,13 @@ def _check_files(cfg: PipelineConfig, path: Path) -> None:
         if isinstance(s, LocalSource) and not s.path.is_dir():
             raise ConfigError(f"{path}: sources[{i}].path: directory {s.path} does not exist")
     from kcorpus.synth.prompts import TemplateError, load_template
+
+    for i, e in enumerate(cfg.dedup.decontaminate.sets):
+        where = f"{path}: dedup.decontaminate.sets[{i}]"
+        if (e.path is None) == (e.hub is None):
+            raise ConfigError(f"{where}: give exactly one of path and hub")
+        if e.path is not None and not e.path.exists():
+            raise ConfigError(f"{where}.path: {e.path} does not exist")
 
     for i, b in enumerate(cfg.synth.backends):
         if isinstance(b, ReplayBackend) and not b.path.is_file():

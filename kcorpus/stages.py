@@ -25,7 +25,7 @@ STAGES: dict[str, Callable[[Catalog, PipelineConfig, Path], dict]] = {
     "synth": lambda cat, cfg, wd: synth(cat, cfg),
     "verify": lambda cat, cfg, wd: verify(cat, cfg.verify),
     "refine": lambda cat, cfg, wd: refine(cat, cfg),
-    "dedup": lambda cat, cfg, wd: dedup(cat),
+    "dedup": lambda cat, cfg, wd: dedup(cat, cfg.dedup),
     "publish": lambda cat, cfg, wd: publish(cat, cfg, wd),
 }
 

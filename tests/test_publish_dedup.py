@@ -63,9 +63,13 @@ def test_duplicates_publish_once_and_an_unchanged_release_is_not_republished(tmp
         _seed(cat, {"a": P.HONEST, "b": RENAMED, "w": P.WRONG}, passed={"a", "b"})
         assert dedup(cat)["candidates"] == 3
         assert dedup(cat)["candidates"] == 0
-        clusters = cat.rows("SELECT item_id, cluster_id FROM dedup WHERE item_kind = 'candidate'")
+        clusters = cat.rows("SELECT item_id, cluster_id FROM dedup WHERE item_kind = "
+                            "'candidate' AND method = 'exact'")
         by_id = {r["item_id"]: r["cluster_id"] for r in clusters}
         assert by_id["a"] == by_id["b"] != by_id["w"]
+        near = {r["item_id"]: r["cluster_id"] for r in cat.rows(
+            "SELECT item_id, cluster_id FROM dedup WHERE method = 'near'")}
+        assert near["a"] == near["b"] == near["w"]  # the wrong one is a near copy of the right
         first = publish(cat, cfg, tmp_path / "wd")
         assert first["new"] and first["version"] == "v1"
         assert first["counts"]["pairs"] == 1 and first["counts"]["attempts"] == 3

@@ -1,7 +1,9 @@
 """The rows of each published config, from the catalog (one query per config).
 
-`pairs` keeps one row per exact-dedup cluster and architecture: the verified candidate that is
-fastest, then from the most-starred source. Only verdicts of the current verifier count.
+`pairs` keeps one row per near-dedup cluster (exact where no near cluster is recorded) and
+architecture: the verified candidate that is fastest, then from the most-starred source. Only
+verdicts of the current verifier count. Items that match an evaluation set (`contamination`)
+are left out of `pairs` and `problems`; `attempts` keeps them, for analysis.
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ WITH ranked AS (
     p.entry_point, {_PROVENANCE}, [s.license] AS licenses, {_OP_TYPE}, p.op_types, p.level,
     v.gpu_arch AS arch, v.gpu_name, v.interpreter, v.speedup_eager, v.speedup_compile,
     v.candidate_ms, v.verifier_version, c.backend, c.model, c.sampling, v.torch_ops,
-    d.cluster_id,
-    row_number() OVER (PARTITION BY d.cluster_id, v.gpu_arch ORDER BY v.speedup_eager DESC
-      NULLS LAST, s.stars DESC NULLS LAST, c.candidate_id) AS rank
+    coalesce(n.cluster_id, d.cluster_id) AS cluster_id,
+    row_number() OVER (PARTITION BY coalesce(n.cluster_id, d.cluster_id), v.gpu_arch
+      ORDER BY v.speedup_eager DESC NULLS LAST, s.stars DESC NULLS LAST, c.candidate_id) AS rank
   FROM candidates c
   JOIN verdicts v ON v.candidate_id = c.candidate_id AND v.passed AND v.verifier_version = $vv
   JOIN problems p ON p.problem_id = c.problem_id
   JOIN sources s ON s.source_id = p.source_id
   JOIN dedup d ON d.item_id = c.candidate_id AND d.method = 'exact'
+  LEFT JOIN dedup n ON n.item_id = c.candidate_id AND n.method = 'near'
+  WHERE NOT EXISTS (SELECT 1 FROM contamination x WHERE x.item_id IN (c.candidate_id,
+    c.problem_id))
 )
 SELECT * EXCLUDE (rank) FROM ranked WHERE rank = 1
 """
@@ -51,6 +56,7 @@ WITH ranked AS (
   JOIN sources s ON s.source_id = p.source_id
   JOIN dedup d ON d.item_id = p.problem_id AND d.method = 'exact'
   JOIN probes r ON r.problem_id = p.problem_id AND r.ok
+  WHERE NOT EXISTS (SELECT 1 FROM contamination x WHERE x.item_id = p.problem_id)
 ),
 timed AS (
   SELECT c.problem_id, v.gpu_arch AS arch, any_value(v.gpu_name) AS gpu_name,

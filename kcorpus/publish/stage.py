@@ -44,10 +44,12 @@ def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
     counts = {name: t.num_rows for name, t in tables.items()}
     sources = catalog.rows("SELECT repo_name, kind, url, commit_sha, license FROM sources "
                            "ORDER BY repo_name, commit_sha")
+    excluded = catalog.rows("SELECT benchmark, method, count(DISTINCT item_id) AS n FROM "
+                            "contamination GROUP BY ALL ORDER BY ALL")
     manifest = {"name": cfg.name, "version": version, "content_hash": digest,
                 "config_hash": cfg.config_hash, "counts": counts, "kcorpus_version": __version__,
                 "verifier_version": VERIFIER_VERSION, "created_at": created.isoformat(),
-                "sources": sources}
+                "sources": sources, "decontamination": excluded}
     context = _card_context(cfg, tables, manifest, sources, root / version)
     path = local.write_release(
         root, version, tables,
@@ -83,5 +85,6 @@ def _card_context(cfg, tables, manifest, sources, path: Path) -> dict:
                      "description": schema.config(n).description} for n, t in tables.items()],
         "sources": sources,
         "load_path": str(path),
+        "decontamination": manifest["decontamination"],
         **card.statistics(tables),
     }

@@ -1,4 +1,4 @@
-"""Exact dedup: problems, candidates and kernels clustered by their normalised code.
+"""Exact dedup: problems, candidates and kernels clustered by their normalised code (incremental).
 
 Normalising drops comments, docstrings and formatting (as ids do) and also renames every
 function's arguments and local variables to positional placeholders, so two programs that
@@ -51,7 +51,7 @@ def canonical_code(code: str) -> str:
     return ast.unparse(_Locals().visit(tree))
 
 
-def dedup(catalog: Catalog) -> dict[str, int]:
+def exact_dedup(catalog: Catalog) -> dict[str, int]:
     counts = {}
     for kind, (table, id_col, code_col) in _ITEMS.items():
         rows = catalog.rows(
