@@ -165,6 +165,16 @@ def bench_mine(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(ctx.args))
 
 
+@bench.command("dedup", context_settings=_PASS_THROUGH)
+def bench_dedup(ctx: typer.Context) -> None:
+    """Near dedup of a synthetic corpus with planted copies, beside datasketch.
+
+    Options: --rows N --datasketch-rows N --workers N --threshold T"""
+    from kcorpus.bench.dedup import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
 @bench.command("inductor", context_settings=_PASS_THROUGH)
 def bench_inductor(ctx: typer.Context) -> None:
     """Inductor candidates for a problem set, verified on the GPU (needs CUDA).

@@ -1,0 +1,51 @@
+"""Near dedup: shingles, MinHash bands and DuckDB components on planted near-duplicates."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pytest
+
+from kcorpus.bench.synthetic_code import corpus
+from kcorpus.dedup.near import NearDedupConfig, near_clusters
+from kcorpus.dedup.shingles import normalise, shingle_hashes
+from tests.conftest import run_cli
+
+
+def test_normalising_ignores_names_comments_and_layout_but_keeps_apis_and_numbers():
+    a = "def f(x):  # scale\n    y = torch.relu(x)\n    return y * 2.0\n"
+    b = "def g(inp):\n\n    out = torch.relu( inp )\n    return out * 2.0"
+    assert normalise([a])[0].split() == normalise([b])[0].replace("( V )", "(V)").split()
+    assert "relu" in normalise([a])[0] and "2.0" in normalise([a])[0]
+    h, offsets = shingle_hashes([a, "", b], 16)
+    assert len(offsets) == 4 and offsets[2] - offsets[1] == 1  # an empty doc: one shingle
+
+
+def test_planted_copies_cluster_and_unrelated_programs_do_not():
+    docs, groups = corpus(4000, dup_share=0.2, seed=3)
+    labels, edges = near_clusters(duckdb.connect(), docs, NearDedupConfig(), workers=2)
+    planted = [np.flatnonzero(groups == g) for g in np.unique(groups[groups >= 0])]
+    together = sum(len(set(labels[m])) == 1 for m in planted)
+    assert together / len(planted) >= 0.9
+    # no cluster mixes two planted groups or a group with unrelated rows, beyond a stray few
+    members = {}
+    for i, label in enumerate(labels):
+        members.setdefault(label, set()).add(groups[i] if groups[i] >= 0 else -i - 1)
+    mixed = [m for m in members.values() if len(m) > 1]
+    assert len(mixed) <= 0.02 * len(planted)
+    assert (edges[:, 2] >= 0.65).all()
+
+
+def test_bands_and_rows_must_make_the_permutations():
+    with pytest.raises(ValueError, match="bands \\* rows must equal num_perm"):
+        NearDedupConfig(num_perm=128, bands=20, rows=8)
+
+
+def test_bench_dedup_prints_a_table_and_one_json_line():
+    out = run_cli("bench", "dedup", "--rows", "4000", "--datasketch-rows", "800").stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    for key in ("rows", "seconds", "recall", "precision", "datasketch_seconds", "peak_rss_mb"):
+        assert key in result
+    assert result["rows"] == 4000 and result["recall"] >= 0.9 and result["precision"] >= 0.9
