@@ -3,6 +3,8 @@ in `probes`. Nondeterministic and degenerate problems (outputs near zero, output
 move with the inputs or the weights) get no candidates and are not published. Modules whose
 file gave no inputs (`guesses`) are tried with each guessed program in turn: the first sound one
 becomes a problem (`inputs_origin: inferred`), and a module none of them fits becomes a reject.
+A sound problem's op labels, level, FLOPs and bytes then come from what its forward ran
+(optypes.aten_op_types), replacing the static labels of mining time.
 """
 
 from __future__ import annotations
@@ -41,8 +43,25 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     with catalog.transaction():
         catalog.insert_new("problems", schema.table("problems").to_arrow(inferred))
         catalog.insert_new("rejects", schema.table("rejects").to_arrow(rejects))
+        scalar = {p["problem_id"]: p.pop("scalar_output") for p in probes}
         added = catalog.insert_new("probes", schema.table("probes").to_arrow(probes))
+        _label_from_aten(catalog, [p for p in probes if p["aten_ops"]], scalar)
     return {"probed": added, "ok": sum(r["ok"] for r in probes), "inferred": len(inferred)}
+
+
+def _label_from_aten(catalog: Catalog, probes: list[dict], scalar: dict[str, bool]) -> None:
+    """Replace the static op labels of probed problems with what their forward ran."""
+    levels = {r["problem_id"]: r["level"] for r in catalog.rows(
+        "SELECT problem_id, level FROM problems")}
+    for p in probes:
+        if p["problem_id"] not in levels:
+            continue
+        catalog.con.execute(
+            "UPDATE problems SET op_types = ?, level = ?, flops = ?, bytes_moved = ? "
+            "WHERE problem_id = ?",
+            [optypes.aten_op_types(p["aten_ops"], scalar[p["problem_id"]]), optypes.aten_level(
+                p["aten_ops"], levels[p["problem_id"]]), p["flops"], p["bytes_moved"],
+             p["problem_id"]])
 
 
 def _settle_guess(guess: dict, answer: dict, probes: list, inferred: list, rejects: list) -> None:
@@ -74,4 +93,7 @@ def probe_row(answer: dict) -> dict:
         flags, tried = ["error"], [{"error": f"{answer['failure_code']}: {answer['message']}"}]
     return {"problem_id": answer["id"], "ok": ok, "flags": [] if ok else flags,
             "input_signature": answer.get("input_signature"),
+            "aten_ops": answer.get("aten_ops") or [], "flops": answer.get("flops"),
+            "bytes_moved": answer.get("bytes_moved"),
+            "scalar_output": bool(answer.get("scalar_output")),
             "message": "" if ok else json.dumps(tried)[:2000], "probed_at": datetime.now(UTC)}

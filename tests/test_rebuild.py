@@ -129,3 +129,28 @@ def test_smollm2_ran_for_real_and_its_attempts_are_published(rebuilt):
     failed = {cid for cid, r in first.items() if not r["passed"]}
     assert sorted(r["parent_candidate_id"] for r in second) == sorted(failed)
     assert all(r["completion"].strip() and r["failure_code"] or r["passed"] for r in mine)
+
+
+EXPECTED_OP_TYPE = {  # what each sample module computes, as a person reading it would say
+    "losses/distillation.py": "loss", "losses/mse_loss.py": "loss",
+    "models/attention.py": "attention", "models/backbone.py": "conv",
+    "models/bmm_scale.py": "matmul", "models/classifier_head.py": "matmul",
+    "models/conv_block.py": "conv", "models/gelu_affine.py": "elementwise",
+    "models/layers/cosine_sim.py": "matmul", "models/layers/layer_norm.py": "norm",
+    "models/layers/rms_norm.py": "norm", "models/layers/squeeze_excite.py": "matmul",
+    "models/layers/swiglu.py": "matmul", "models/linear_relu.py": "matmul",
+    "models/mlp.py": "matmul", "models/pooling.py": "pooling", "models/residual_norm.py": "norm",
+    "models/softmax_temperature.py": "softmax", "models/stat_pool.py": "reduction",
+}
+
+
+def test_op_types_come_from_the_aten_ops_each_reference_ran(rebuilt):
+    _, _, _, status = rebuilt
+    problems = datasets.load_dataset(status["releases"][0]["path"], "problems", split="train")
+    got = {r["origin_path"]: r["op_type"] for r in problems if r["inputs_origin"] != "reverse"}
+    assert got == EXPECTED_OP_TYPE
+    by_path = {r["origin_path"]: r for r in problems}
+    assert by_path["models/linear_relu.py"]["flops"] > 0  # a matmul's FLOPs are counted
+    assert by_path["models/layers/rms_norm.py"]["op_types"][:2] == ["norm", "reduction"]
+    assert all(r["bytes_moved"] > 0 and r["level"] in ("single_op", "fusion", "model")
+               for r in problems)

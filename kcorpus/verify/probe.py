@@ -4,7 +4,8 @@ A probe job lists candidate programs for one problem (the file's own, or guesses
 the first that runs and is sound wins. Sound means: deterministic (two runs with the same seed
 and inputs agree), finite, not all near zero, moved by its inputs, and moved by its weights when
 it has any (each checked with fresh, perturbed values). The answer names the winner and the
-input signature, or lists what each program did wrong.
+input signature (and, for the winner, the ATen compute ops one forward runs, its FLOPs and
+the bytes it touches), or lists what each program did wrong.
 """
 
 from __future__ import annotations
@@ -30,8 +31,29 @@ def probe(job: dict, load_module) -> dict:
             out["tried"].append({"index": i, "flags": flags})
             continue
         out.update(ok=i, input_signature=json.dumps(signature))
+        out.update(_profile(load_module(code), job.get("device", "cpu")))
         break
     return out
+
+
+def _profile(mod, device: str) -> dict:
+    """The ATen compute ops one forward runs, its counted FLOPs, and the bytes it touches."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from kcorpus.verify.instrument import OpRecorder
+
+    torch.manual_seed(0)
+    model = mod.Model(*mod.get_init_inputs()).to(device)
+    inputs = [x.to(device) if isinstance(x, torch.Tensor) else x
+              for x in draw_inputs(mod.get_inputs, 1, "given")]
+    recorder = OpRecorder()
+    with torch.no_grad(), FlopCounterMode(display=False) as flops, recorder:
+        outputs = flatten(model(*clone_all(inputs)))
+    tensors = [*inputs, *model.parameters(), *model.buffers(), *outputs]
+    moved = sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
+    scalar = bool(outputs) and all(isinstance(y, torch.Tensor) and y.dim() == 0 for y in outputs)
+    return {"aten_ops": recorder.compute_ops(), "flops": flops.get_total_flops() or None,
+            "bytes_moved": moved, "scalar_output": scalar}
 
 
 def _run(model, inputs):
