@@ -29,7 +29,9 @@ WITH ranked AS (
   SELECT c.candidate_id AS pair_id, c.problem_id, p.code AS python_code, c.code AS triton_code,
     p.entry_point, {_PROVENANCE}, [s.license] AS licenses, {_OP_TYPE}, p.op_types, p.level,
     v.gpu_arch AS arch, v.gpu_name, v.interpreter, v.speedup_eager, v.speedup_compile,
-    v.candidate_ms, v.verifier_version, c.backend, c.model, c.sampling, v.torch_ops,
+    v.candidate_ms, p.bytes_moved / (v.candidate_ms * 1e6) AS achieved_gb_per_s,
+    p.flops / (v.candidate_ms * 1e9) AS achieved_tflop_per_s,
+    v.verifier_version, c.backend, c.model, c.sampling, v.torch_ops,
     coalesce(n.cluster_id, d.cluster_id) AS cluster_id,
     row_number() OVER (PARTITION BY coalesce(n.cluster_id, d.cluster_id), v.gpu_arch
       ORDER BY v.speedup_eager DESC NULLS LAST, s.stars DESC NULLS LAST, c.candidate_id) AS rank
