@@ -84,24 +84,45 @@ def query(workdir: Path = WorkdirOpt,
           config: str = typer.Option("pairs", help="pairs, problems, attempts or kernels"),
           op: str | None = typer.Option(None, help="op type, e.g. softmax"),
           arch: str | None = typer.Option(None, help="architecture, e.g. sm_90 or cpu"),
+          min_speedup: float | None = typer.Option(None, help="keep rows at least this fast"),
+          speedup_over: str = typer.Option("eager", help="eager or compile: the baseline for "
+                                                         "--min-speedup"),
+          sql: str | None = typer.Option(None, "--sql", help="an extra SQL condition on the "
+                                                             "config's columns"),
           limit: int = typer.Option(20, help="rows to show (0: all)"),
-          as_json: bool = typer.Option(False, "--json", help="JSON lines, one row each")) -> None:
-    """Rows of a published release, filtered by op type and architecture."""
+          fmt: str = typer.Option("table", "--format", help="table, json (JSON lines) or parquet"),
+          out_file: Path | None = typer.Option(None, "--out", help="file for --format parquet"),
+          as_json: bool = typer.Option(False, "--json", help="same as --format json")) -> None:
+    """Rows of a published release, filtered by op type, architecture and speedup."""
     from kcorpus.query import QueryError, latest_release, query_release
 
+    fmt = "json" if as_json else fmt
+    if fmt not in ("table", "json", "parquet") or (fmt == "parquet" and out_file is None):
+        _fail("--format must be table, json or parquet (parquet needs --out FILE)")
     try:
         path = release or latest_release(catalog_path(workdir))
-        rows = query_release(path, config, op=op, arch=arch, limit=limit)
+        rows = query_release(path, config, op=op, arch=arch, limit=limit, min_speedup=min_speedup,
+                             speedup_over=speedup_over, where=sql)
     except (QueryError, CatalogError) as e:
         _fail(str(e))
-    if as_json:
-        for r in rows:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(rows, out_file, compression="zstd")
+        out.print(f"{rows.num_rows} rows -> {out_file}")
+        return
+    if fmt == "json":
+        for r in rows.to_pylist():
             sys.stdout.write(json.dumps(r, default=str) + "\n")
         return
-    table = Table(title=f"{path.name}/{config}: {len(rows)} rows")
+    _print_rows(rows.to_pylist(), f"{path.name}/{config}: {rows.num_rows} rows")
+
+
+def _print_rows(rows: list[dict], title: str) -> None:
+    table = Table(title=title)
     cols = [c for c in ("pair_id", "candidate_id", "problem_id", "kernel_id", "entry_point",
                         "name", "op_type", "arch", "passed", "failure_code", "repo_name",
-                        "origin_path", "speedup_eager") if rows and c in rows[0]]
+                        "origin_path", "speedup_eager", "speedup_compile") if rows and c in rows[0]]
     for c in cols:
         table.add_column(c)
     for r in rows:
@@ -171,6 +192,16 @@ def bench_dedup(ctx: typer.Context) -> None:
 
     Options: --rows N --datasketch-rows N --workers N --threshold T"""
     from kcorpus.bench.dedup import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
+@bench.command("query", context_settings=_PASS_THROUGH)
+def bench_query(ctx: typer.Context) -> None:
+    """Filter a million-row release by op type and arch, beside pandas reading it whole.
+
+    Options: --rows N --op OP --arch ARCH --repeat N"""
+    from kcorpus.bench.query import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))
 

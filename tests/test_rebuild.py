@@ -154,3 +154,30 @@ def test_op_types_come_from_the_aten_ops_each_reference_ran(rebuilt):
     assert by_path["models/layers/rms_norm.py"]["op_types"][:2] == ["norm", "reduction"]
     assert all(r["bytes_moved"] > 0 and r["level"] in ("single_op", "fusion", "model")
                for r in problems)
+
+
+def test_query_filters_by_speedup_and_sql_and_writes_parquet(rebuilt, tmp_path):
+    _, workdir, _, _ = rebuilt
+    out = run_cli("query", "--config", "attempts", "--sql", "failure_code = 'MISMATCH'",
+                  "--format", "json", "--limit", "0", "--workdir", str(workdir)).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows and all(r["failure_code"] == "MISMATCH" for r in rows)
+    none = run_cli("query", "--min-speedup", "1.0", "--json", "--workdir", str(workdir)).stdout
+    assert none.strip() == ""  # the interpreter gives no speedups: nothing passes the filter
+    target = tmp_path / "softmax.parquet"
+    run_cli("query", "--op", "softmax", "--format", "parquet", "--out", str(target),
+            "--workdir", str(workdir))
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(target)
+    assert table.num_rows >= 1 and set(table.column("op_type").to_pylist()) <= {"softmax"} | set(
+        r for ops in table.column("op_types").to_pylist() for r in ops)
+    bad = run_cli("query", "--sql", "no_such_column > 1", "--workdir", str(workdir), check=False)
+    assert bad.returncode != 0 and "query failed" in (bad.stdout + bad.stderr)
+
+
+def test_bench_query_prints_one_json_line():
+    out = run_cli("bench", "query", "--rows", "20000", "--repeat", "1").stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["rows"] == 20000 and result["matched"] == result["pandas_matched"] > 0
+    assert result["seconds"] > 0 and result["pandas_seconds"] > 0
