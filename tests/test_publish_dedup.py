@@ -25,7 +25,8 @@ def test_code_differing_only_in_local_names_and_comments_shares_a_cluster():
     assert canonical_code(P.HONEST) != canonical_code(P.WRONG)
 
 
-def _seed(cat: Catalog, candidates: dict[str, str], passed: set[str]) -> None:
+def _seed(cat: Catalog, candidates: dict[str, str], passed: set[str],
+          speedups: dict[str, float] | None = None) -> None:
     def row(table: str, **values) -> dict:
         r = {name: None for name in schema.table(table).column_names}
         r.update(values)
@@ -41,9 +42,11 @@ def _seed(cat: Catalog, candidates: dict[str, str], passed: set[str]) -> None:
         "candidates", candidate_id=cid, problem_id="p1", code=code, completion=code,
         backend="replay", model="m", turn=0) for cid, code in candidates.items()]))
     cat.insert_new("verdicts", schema.table("verdicts").to_arrow([row(
-        "verdicts", candidate_id=cid, verifier_version=_vv(), gpu_arch="cpu", passed=cid in passed,
+        "verdicts", candidate_id=cid, verifier_version=_vv(),
+        gpu_arch="sm_90" if speedups else "cpu", passed=cid in passed,
         stage="correctness", failure_code="" if cid in passed else "MISMATCH", static_flags=[],
-        torch_ops=[], interpreter=True) for cid in candidates]))
+        torch_ops=[], interpreter=not speedups, speedup_eager=(speedups or {}).get(cid),
+        candidate_ms=1.0 if speedups else None) for cid in candidates]))
 
 
 def _vv() -> str:
@@ -120,3 +123,27 @@ def test_releases_of_the_same_name_load_their_own_rows(tmp_path, pipeline):
             path = publish(cat, cfg, tmp_path / f"wd{i}")["location"]
         loaded.append(datasets.load_dataset(path, "pairs", split="train").num_rows)
     assert loaded == [1, 2]
+
+
+def test_the_card_embeds_a_speedup_plot_when_pairs_were_timed(tmp_path, pipeline):
+    cfg = load_config(pipeline)
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        _seed(cat, {"a": P.HONEST, "t": P.TWO_KERNELS}, passed={"a", "t"},
+              speedups={"a": 1.6, "t": 0.5})
+        dedup(cat)
+        release = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+    svg = (release / "speedups.svg").read_text()
+    assert svg.startswith("<svg") and "sm_90 (2)" in svg and svg.count("<rect") == 10
+    readme = (release / "README.md").read_text()
+    assert "![pairs by speedup over eager PyTorch](speedups.svg)" in readme
+    assert "| sm_90 | 2 | 0.894x | 1 |" in readme  # geometric mean of 1.6 and 0.5
+
+
+def test_an_interpreter_only_release_says_it_has_no_speedups(tmp_path, pipeline):
+    cfg = load_config(pipeline)
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        _seed(cat, {"a": P.HONEST}, passed={"a"})
+        dedup(cat)
+        release = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+    assert not (release / "speedups.svg").exists()
+    assert "no speedup plot" in (release / "README.md").read_text()

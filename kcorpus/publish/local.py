@@ -27,8 +27,10 @@ def shard_names(config: str, table: pa.Table, max_bytes: int = MAX_SHARD_BYTES) 
 
 
 def write_release(root: Path, version: str, tables: dict[str, pa.Table],
-                  render_card: Callable[[dict[str, int]], str], manifest: dict) -> Path:
-    """Write the release; `render_card` gets the Parquet bytes of each config."""
+                  render_card: Callable[[dict[str, int]], str], manifest: dict,
+                  extra_files: dict[str, str] | None = None) -> Path:
+    """Write the release; `render_card` gets the Parquet bytes of each config; `extra_files`
+    (relative path -> text) go beside the card (the speedup plot)."""
     root.mkdir(parents=True, exist_ok=True)
     final = root / version
     if final.exists():
@@ -41,6 +43,8 @@ def write_release(root: Path, version: str, tables: dict[str, pa.Table],
             _write_shards(tmp, config, table)
         sizes = {c: sum(f.stat().st_size for f in (tmp / c).glob("*.parquet")) for c in tables}
         (tmp / "README.md").write_text(render_card(sizes))
+        for rel, text in (extra_files or {}).items():
+            (tmp / rel).write_text(text)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         os.replace(tmp, final)
     except BaseException:

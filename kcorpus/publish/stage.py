@@ -12,7 +12,7 @@ import pyarrow as pa
 from kcorpus import __version__, schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
-from kcorpus.publish import card, local
+from kcorpus.publish import card, local, plot
 from kcorpus.publish.build import build_config
 from kcorpus.verify.codes import VERIFIER_VERSION
 
@@ -51,16 +51,29 @@ def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
                 "verifier_version": VERIFIER_VERSION, "created_at": created.isoformat(),
                 "sources": sources, "decontamination": excluded}
     context = _card_context(cfg, tables, manifest, sources, root / version)
+    svg = _speedup_plot(tables["pairs"], context)
     path = local.write_release(
         root, version, tables,
         lambda sizes: card.render({**context, "yaml_header": card.yaml_header(
             local.data_files(tables), sorted({s["license"] for s in sources}), tables, sizes)}),
-        manifest)
+        manifest, {"speedups.svg": svg} if svg else None)
     row = {"version": version, "content_hash": digest, "config_hash": cfg.config_hash,
            "counts": json.dumps(counts), "target": "local", "location": str(path), "commit": "",
            "tag": "", "created_at": created}
     catalog.insert_new("releases", schema.table("releases").to_arrow([row]))
     return {"version": version, "location": str(path), "new": True, "counts": counts}
+
+
+def _speedup_plot(pairs: pa.Table, context: dict) -> str | None:
+    """The plot's SVG (None without timed pairs); sets the card's speedup summary."""
+    by_arch: dict[str, list[float]] = {}
+    for arch, s in zip(pairs.column("arch").to_pylist(), pairs.column("speedup_eager").to_pylist()):
+        if s is not None and s > 0:
+            by_arch.setdefault(arch, []).append(s)
+    context["speedup_summary"] = [
+        {"arch": a, "pairs": len(v), "geomean": round(plot.geometric_mean(v), 3),
+         "faster": sum(x > 1 for x in v)} for a, v in sorted(by_arch.items())]
+    return plot.speedup_svg(by_arch)
 
 
 def _next_version(catalog: Catalog, root: Path) -> str:
