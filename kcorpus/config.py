@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import model_validator, BaseModel, ConfigDict, Field, ValidationError
 
 
 class ConfigError(ValueError):
@@ -197,9 +197,21 @@ class DedupConfig(_Model):
 
 
 class PublishConfig(_Model):
-    target: Literal["local"] = "local"
+    target: Literal["local", "hub"] = "local"
     path: Path | None = Field(None, description="release root; default WORKDIR/releases/NAME")
     dataset_name: str | None = None
+    repo: str | None = Field(None, pattern=r"^(hf://datasets/)?[\w.-]+/[\w.-]+$",
+                             description="hub target: hf://datasets/ORG/NAME or ORG/NAME")
+    endpoint: str | None = Field(None, description="Hub endpoint; default HF_ENDPOINT or the Hub")
+    private: bool = False
+    token_env: str = Field("HF_TOKEN", description="environment variable with the token; else "
+                                                    "the huggingface-cli login")
+
+    @model_validator(mode="after")
+    def _hub_needs_a_repo(self):
+        if self.target == "hub" and not self.repo:
+            raise ValueError("publish.target hub needs publish.repo (hf://datasets/ORG/NAME)")
+        return self
 
 
 class PipelineConfig(_Model):

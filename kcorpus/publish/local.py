@@ -63,6 +63,18 @@ def _write_shards(base: Path, config: str, table: pa.Table) -> None:
         pq.write_table(part, base / name, compression="zstd", row_group_size=ROW_GROUP_ROWS)
 
 
+def remove_release(root: Path, version: str) -> None:
+    """Take back a release just written (its publish failed further on): `latest` points at
+    the newest one left, or is removed."""
+    shutil.rmtree(root / version, ignore_errors=True)
+    left = sorted((p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink()
+                   and p.name.startswith("v") and p.name[1:].isdigit()), key=lambda v: int(v[1:]))
+    if left:
+        _point_latest(root, left[-1])
+    elif (root / "latest").is_symlink():
+        (root / "latest").unlink()
+
+
 def _point_latest(root: Path, version: str) -> None:
     link = root / "latest"
     tmp = root / ".latest.tmp"

@@ -12,7 +12,7 @@ import pyarrow as pa
 from kcorpus import __version__, schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
-from kcorpus.publish import card, local, plot
+from kcorpus.publish import card, hub, local, plot
 from kcorpus.publish.build import build_config
 from kcorpus.verify.codes import VERIFIER_VERSION
 
@@ -57,11 +57,21 @@ def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
         lambda sizes: card.render({**context, "yaml_header": card.yaml_header(
             local.data_files(tables), sorted({s["license"] for s in sources}), tables, sizes)}),
         manifest, {"speedups.svg": svg} if svg else None)
+    target, location, commit = "local", str(path), ""
+    if cfg.publish.target == "hub":
+        hub_target = hub.HubTarget.from_config(cfg.publish)
+        try:
+            commit = hub.push(hub_target, path, version, f"content hash {digest}")
+        except BaseException:
+            local.remove_release(root, version)  # the local copy is only the staging area
+            raise
+        target, location = "hub", f"{hub_target.url}@{version}"
     row = {"version": version, "content_hash": digest, "config_hash": cfg.config_hash,
-           "counts": json.dumps(counts), "target": "local", "location": str(path), "commit": "",
-           "tag": "", "created_at": created}
+           "counts": json.dumps(counts), "target": target, "location": location,
+           "commit": commit, "tag": version if commit else "", "created_at": created}
     catalog.insert_new("releases", schema.table("releases").to_arrow([row]))
-    return {"version": version, "location": str(path), "new": True, "counts": counts}
+    return {"version": version, "location": location, "new": True, "counts": counts,
+            "local_path": str(path)}
 
 
 def _speedup_plot(pairs: pa.Table, context: dict) -> str | None:
