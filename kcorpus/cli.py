@@ -130,6 +130,22 @@ def _print_rows(rows: list[dict], title: str) -> None:
     out.print(table)
 
 
+@app.command()
+def pull(repo: str = typer.Argument(..., help="ORG/NAME@VERSION (a tag), or ORG/NAME for the "
+                                               "latest"),
+         dest: Path = typer.Option(Path(".kcorpus/pulled"), help="where releases go"),
+         endpoint: str | None = typer.Option(None, help="Hub endpoint; default HF_ENDPOINT"),
+         token_env: str = typer.Option("HF_TOKEN", help="variable holding the token")) -> None:
+    """Download a published release from the Hub; query it with --release PATH."""
+    from kcorpus.publish.hub import pull as hub_pull
+
+    try:
+        path = hub_pull(repo, dest, endpoint, token_env)
+    except Exception as e:  # noqa: BLE001  (the Hub's errors name the repo and revision)
+        _fail(f"pull {repo}: {type(e).__name__}: {e}")
+    sys.stdout.write(f"{path}\n")  # plain: scripts read it
+
+
 @app.command("verify")
 def verify_pair(problem: Path = typer.Argument(..., help="reference program (KernelBench form)"),
                 candidate: Path = typer.Argument(..., help="Triton program defining ModelNew "

@@ -36,13 +36,14 @@ class FakeHub:
     def __init__(self):
         self.head, self.files, self.tags, self.log, self.blobs = HEAD, {".gitattributes": b""}, {}, [], {}
         self.fail_commit = False
+        self.snapshots = {HEAD: dict(self.files)}
 
     def handle(self, method: str, path: str, body: bytes, host: str):
         self.log.append((method, path))
         if method == "POST" and path == "/api/repos/create":
             return 409, {"error": "You already created this dataset repo", "url":
                          f"http://{host}/datasets/org/kernels"}
-        if method == "GET" and path.startswith("/api/datasets/org/kernels"):
+        if method == "GET" and path == "/api/datasets/org/kernels":
             return 200, {"id": "org/kernels", "author": "org", "sha": self.head, "private": False,
                          "disabled": False, "gated": False, "downloads": 0, "likes": 0,
                          "tags": [], "cardData": {}, "lastModified": "2026-11-26T00:00:00.000Z",
@@ -63,6 +64,24 @@ class FakeHub:
         if method == "PUT" and path.startswith("/lfs-upload/"):
             self.blobs[path.rsplit("/", 1)[1]] = body
             return 200, {}
+        if method == "GET" and "/tree/" in path:  # recursive listing of a commit's files
+            sha = path.split("/tree/")[1].split("/")[0]
+            return 200, [{"type": "file", "path": f, "size": len(d),
+                          "oid": hashlib.sha1(d).hexdigest()}
+                         for f, d in sorted(self.snapshots[self.tags.get(sha, sha)].items())]
+        if method == "GET" and "/revision/" in path:
+            rev = path.split("/revision/")[1]
+            sha = self.tags.get(rev, self.head if rev == "main" else rev)
+            return 200, {"id": "org/kernels", "sha": sha, "private": False, "tags": [],
+                         "lastModified": "2026-11-26T00:00:00.000Z", "downloads": 0,
+                         "siblings": [{"rfilename": f} for f in sorted(self.snapshots[sha])]}
+        if "/resolve/" in path:
+            sha, _, name = path.split("/resolve/")[1].partition("/")
+            data = self.snapshots[self.tags.get(sha, sha)].get(name)
+            if data is None:
+                return 404, {"error": "Entry not found"}
+            return 200, data, {"X-Repo-Commit": self.tags.get(sha, sha),
+                               "ETag": f'"{hashlib.sha256(data).hexdigest()}"'}
         if "/commit/main" in path:
             return self._commit(body, host)
         if "/tag/" in path:
@@ -87,6 +106,7 @@ class FakeHub:
             elif line["key"] == "deletedFile":
                 self.files.pop(v["path"])
         self.head = hashlib.sha1(body).hexdigest()
+        self.snapshots[self.head] = dict(self.files)
         return 200, {"success": True, "commitOid": self.head, "hookOutput": "",
                      "commitUrl": f"http://{host}/datasets/org/kernels/commit/{self.head}"}
 
@@ -104,16 +124,20 @@ def hub(monkeypatch):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
             seen_auth.append((self.command, self.headers.get("Authorization")))
-            status, obj = fake.handle(self.command, self.path.split("?")[0], body,
-                                      self.headers["Host"])
-            data = json.dumps(obj).encode()
+            status, obj, *extra = fake.handle(self.command, self.path.split("?")[0], body,
+                                              self.headers["Host"])
+            data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            for k, v in (extra[0] if extra else {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Type", "application/octet-stream" if extra else
+                             "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = _serve
+        do_GET = do_POST = do_PUT = do_HEAD = _serve
 
         def log_message(self, *args):
             pass
@@ -203,3 +227,30 @@ def test_hub_target_needs_a_repo(tmp_path):
                                               "publish: {target: hub}\n")
     with pytest.raises(ConfigError, match="publish.repo"):
         load_config(bad)
+
+
+def test_pull_downloads_a_tagged_release_that_query_and_datasets_read(tmp_path, hub, monkeypatch):
+    from tests.conftest import run_cli
+
+    monkeypatch.setenv("KC_HF_TOKEN", TOKEN)
+    cfg = load_config(_pipeline(tmp_path, hub.url))
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        _seed(cat, {"a": P.HONEST}, passed={"a"})
+        dedup(cat)
+        publish(cat, cfg, tmp_path / "wd")
+        _seed(cat, {"t": P.TWO_KERNELS}, passed={"t"})
+        dedup(cat)
+        publish(cat, cfg, tmp_path / "wd")  # v2 is the head; v1 stays reachable by its tag
+    proc = run_cli("pull", "org/kernels@v1", "--dest", str(tmp_path / "pulled"),
+                   "--endpoint", hub.url, "--token-env", "KC_HF_TOKEN")
+    path = Path(proc.stdout.strip().splitlines()[-1])
+    assert path == tmp_path / "pulled" / "org" / "kernels" / "v1"
+    assert json.loads((path / "manifest.json").read_text())["version"] == "v1"
+    import datasets
+
+    assert datasets.load_dataset(str(path), "pairs", split="train").num_rows == 1
+    out = run_cli("query", "--release", str(path), "--json", "--limit", "0").stdout
+    assert len(out.strip().splitlines()) == 1
+    missing = run_cli("pull", "org/kernels@v9", "--dest", str(tmp_path / "pulled"),
+                      "--endpoint", hub.url, check=False)
+    assert missing.returncode != 0 and "v9" in (missing.stdout + missing.stderr)

@@ -181,3 +181,20 @@ def test_bench_query_prints_one_json_line():
     result = json.loads(out.strip().splitlines()[-1])
     assert result["rows"] == 20000 and result["matched"] == result["pandas_matched"] > 0
     assert result["seconds"] > 0 and result["pandas_seconds"] > 0
+
+
+def test_pairs_messages_feed_a_chat_template_as_they_are(rebuilt):
+    """What an SFT trainer does with a `messages` column: render it with the model's chat
+    template (here SmolLM2's, the model the sample already runs)."""
+    from transformers import AutoTokenizer
+
+    from kcorpus.synth.local_hf import resolve_model
+
+    _, _, _, status = rebuilt
+    pairs = datasets.load_dataset(status["releases"][0]["path"], "pairs", split="train")
+    path, gguf = resolve_model("smollm2", None)
+    tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf, local_files_only=True)
+    row = pairs[0]
+    text = tok.apply_chat_template(row["messages"], tokenize=False)
+    assert row["python_code"].strip() in text and row["triton_code"].strip() in text
+    assert text.count("<|im_start|>") == 3  # system, user, assistant

@@ -53,3 +53,17 @@ def push(target: HubTarget, release: Path, version: str, description: str = "") 
     api.create_tag(target.repo_id, tag=version, revision=commit.oid, repo_type="dataset",
                    tag_message=f"kcorpus release {version}")
     return commit.oid
+
+
+def pull(repo: str, dest: Path, endpoint: str | None = None, token_env: str = "HF_TOKEN") -> Path:
+    """Download a release (`ORG/NAME@VERSION`, or `hf://datasets/ORG/NAME@VERSION`; the latest
+    commit without `@`) into DEST/ORG/NAME/VERSION and return that directory."""
+    from huggingface_hub import snapshot_download
+
+    name, _, version = repo.removeprefix("hf://datasets/").partition("@")
+    if name.count("/") != 1:
+        raise ValueError(f"{repo!r}: expected ORG/NAME[@VERSION]")
+    target = Path(dest) / name / (version or "main")
+    snapshot_download(name, repo_type="dataset", revision=version or None, local_dir=target,
+                      endpoint=endpoint, token=os.environ.get(token_env) or None)
+    return target
