@@ -80,7 +80,9 @@ def status(workdir: Path = WorkdirOpt,
 
 @app.command()
 def query(workdir: Path = WorkdirOpt,
-          release: Path | None = typer.Option(None, help="release directory; default latest"),
+          release: str | None = typer.Option(None, help="release directory, or "
+                                                        "hf://datasets/ORG/NAME@VERSION (pulled "
+                                                        "first); default: the latest local"),
           config: str = typer.Option("pairs", help="pairs, problems, attempts or kernels"),
           op: str | None = typer.Option(None, help="op type, e.g. softmax"),
           arch: str | None = typer.Option(None, help="architecture, e.g. sm_90 or cpu"),
@@ -94,16 +96,16 @@ def query(workdir: Path = WorkdirOpt,
           out_file: Path | None = typer.Option(None, "--out", help="file for --format parquet"),
           as_json: bool = typer.Option(False, "--json", help="same as --format json")) -> None:
     """Rows of a published release, filtered by op type, architecture and speedup."""
-    from kcorpus.query import QueryError, latest_release, query_release
+    from kcorpus.query import QueryError, query_release
 
     fmt = "json" if as_json else fmt
     if fmt not in ("table", "json", "parquet") or (fmt == "parquet" and out_file is None):
         _fail("--format must be table, json or parquet (parquet needs --out FILE)")
     try:
-        path = release or latest_release(catalog_path(workdir))
+        path = _release_path(release, workdir)
         rows = query_release(path, config, op=op, arch=arch, limit=limit, min_speedup=min_speedup,
                              speedup_over=speedup_over, where=sql)
-    except (QueryError, CatalogError) as e:
+    except (QueryError, CatalogError, ValueError, OSError) as e:
         _fail(str(e))
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -116,6 +118,18 @@ def query(workdir: Path = WorkdirOpt,
             sys.stdout.write(json.dumps(r, default=str) + "\n")
         return
     _print_rows(rows.to_pylist(), f"{path.name}/{config}: {rows.num_rows} rows")
+
+
+def _release_path(release: str | None, workdir: Path) -> Path:
+    from kcorpus.query import latest_release
+
+    if release is None:
+        return latest_release(catalog_path(workdir))
+    if release.startswith("hf://"):
+        from kcorpus.publish.hub import pull as hub_pull
+
+        return hub_pull(release, workdir / "pulled")
+    return Path(release)
 
 
 def _print_rows(rows: list[dict], title: str) -> None:

@@ -249,8 +249,14 @@ def test_pull_downloads_a_tagged_release_that_query_and_datasets_read(tmp_path, 
     import datasets
 
     assert datasets.load_dataset(str(path), "pairs", split="train").num_rows == 1
+    assert 'load_dataset("org/kernels", "pairs", split="train", revision="v1")' in (
+        path / "README.md").read_text()
     out = run_cli("query", "--release", str(path), "--json", "--limit", "0").stdout
     assert len(out.strip().splitlines()) == 1
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)  # query pulls hf:// releases first
+    out = run_cli("query", "--release", "hf://datasets/org/kernels@v2", "--json", "--limit", "0",
+                  "--workdir", str(tmp_path / "wd2")).stdout
+    assert len(out.strip().splitlines()) == 2
     missing = run_cli("pull", "org/kernels@v9", "--dest", str(tmp_path / "pulled"),
                       "--endpoint", hub.url, check=False)
     assert missing.returncode != 0 and "v9" in (missing.stdout + missing.stderr)

@@ -108,6 +108,8 @@ def _card_context(cfg, tables, manifest, sources, path: Path) -> dict:
                      "description": schema.config(n).description} for n, t in tables.items()],
         "sources": sources,
         "load_path": str(path),
+        "hub_repo": (cfg.publish.repo or "").removeprefix("hf://datasets/")
+        if cfg.publish.target == "hub" else "",
         "decontamination": manifest["decontamination"],
         **card.statistics(tables),
     }
