@@ -12,8 +12,13 @@ from kcorpus.config import load_config
 from kcorpus.stages import STAGES, run_stage
 
 
+# stages that talk to the network (GitHub, git remotes, model servers, the Hub) are retried
+RETRIES = {"mine": 2, "synth": 2, "publish": 2}
+
+
 def _stage_flow(name: str):
-    @flow(name=f"kcorpus-{name}", log_prints=True)
+    @flow(name=f"kcorpus-{name}", log_prints=True, retries=RETRIES.get(name, 0),
+          retry_delay_seconds=30)
     def stage(pipeline: str, workdir: str) -> dict:
         return run_stage(name, load_config(pipeline), Path(workdir))
 
@@ -41,3 +46,16 @@ def summary_markdown(name: str, results: dict[str, dict]) -> str:
         for key, value in counts.items():
             lines.append(f"| {stage} | {key} | {value} |")
     return "\n".join(lines) + "\n"
+
+
+def deployment(pipeline: str, workdir: str):
+    """The rebuild as a deployment on the pipeline's cron schedule (`kcorpus serve`)."""
+    cfg = load_config(pipeline)
+    if cfg.schedule is None:
+        raise ValueError(f"{pipeline}: no schedule: add `schedule: {{cron: '0 3 * * *'}}`")
+    from prefect.client.schemas.schedules import CronSchedule
+
+    cron = CronSchedule(cron=cfg.schedule.cron, timezone=cfg.schedule.timezone)
+    return rebuild.to_deployment(name=f"kcorpus-{cfg.name}", schedules=[cron],
+                                 parameters={"pipeline": str(Path(pipeline).resolve()),
+                                             "workdir": str(Path(workdir).resolve())})

@@ -54,6 +54,22 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
 
 
 @app.command()
+def serve(pipeline: Path = typer.Argument(..., help="pipeline config with a `schedule:`"),
+          workdir: Path = WorkdirOpt) -> None:
+    """Serve the rebuild on the pipeline's cron schedule (Prefect's flow.serve; runs until
+    stopped). Teams with a Prefect server can deploy prefect.yaml instead."""
+    try:
+        load_config(pipeline)
+        from flows.rebuild import deployment
+        from prefect import serve as prefect_serve
+
+        dep = deployment(str(pipeline), str(workdir))
+    except (ConfigError, ValueError) as e:
+        _fail(str(e))
+    prefect_serve(dep)
+
+
+@app.command()
 def status(workdir: Path = WorkdirOpt,
            as_json: bool = typer.Option(False, "--json", help="one JSON object")) -> None:
     """Row counts of every catalog table and the list of releases."""
@@ -232,6 +248,14 @@ def bench_query(ctx: typer.Context) -> None:
 
     Options: --rows N --op OP --arch ARCH --repeat N"""
     from kcorpus.bench.query import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
+@bench.command("rebuild", context_settings=_PASS_THROUGH)
+def bench_rebuild(ctx: typer.Context) -> None:
+    """A full rebuild of N sources, then the rebuild after one more source. Options: --sources N"""
+    from kcorpus.bench.rebuild import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))
 

@@ -214,6 +214,11 @@ class PublishConfig(_Model):
         return self
 
 
+class Schedule(_Model):
+    cron: str = Field(pattern=r"^\S+( \S+){4}$", description="five-field cron, e.g. '0 3 * * *'")
+    timezone: str = "UTC"
+
+
 class PipelineConfig(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
@@ -224,6 +229,7 @@ class PipelineConfig(_Model):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+    schedule: Schedule | None = Field(None, description="for `kcorpus serve`")
     # not read from YAML: where the file is, and the hash of its contents
     config_path: Path = Field(Path("."), exclude=True)
     config_hash: str = Field("", exclude=True)

@@ -198,3 +198,22 @@ def test_pairs_messages_feed_a_chat_template_as_they_are(rebuilt):
     text = tok.apply_chat_template(row["messages"], tokenize=False)
     assert row["python_code"].strip() in text and row["triton_code"].strip() in text
     assert text.count("<|im_start|>") == 3  # system, user, assistant
+
+
+def test_a_scheduled_pipeline_becomes_a_deployment(tmp_path):
+    from flows.rebuild import RETRIES, deployment
+    from tests.conftest import write_pipeline
+
+    (tmp_path / "repo").mkdir()
+    body = "name: nightly\nsources:\n  - {kind: local, path: repo}\n"
+    dep = deployment(str(write_pipeline(tmp_path / "p.yaml",
+                                        body + "schedule: {cron: '0 3 * * *'}\n")), "wd")
+    assert dep.name == "kcorpus-nightly"
+    [schedule] = dep.schedules
+    assert schedule.schedule.cron == "0 3 * * *"
+    assert dep.parameters["pipeline"].endswith("p.yaml")
+    assert RETRIES["mine"] >= 1  # network stages are retried
+    import pytest
+
+    with pytest.raises(ValueError, match="no schedule"):
+        deployment(str(write_pipeline(tmp_path / "q.yaml", body)), "wd")

@@ -1,0 +1,75 @@
+"""Resume: a rebuild killed in the middle, started again, ends with the same catalog as one
+that was never interrupted, and does not redo the verifications it had finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from kcorpus.catalog import Catalog
+from tests.conftest import KCORPUS, ROOT, run_cli
+
+FILES = ["models/linear_relu.py", "models/softmax_temperature.py", "models/mlp.py",
+         "models/layers/rms_norm.py", "losses/mse_loss.py"]
+VOLATILE = {"created_at", "verified_at", "probed_at", "fetched_at", "seconds", "phase_seconds"}
+TABLES = ["sources", "problems", "probes", "candidates", "verdicts", "dedup", "rejects"]
+
+
+def _pipeline(base: Path) -> Path:
+    repo = base / "repo"
+    for rel in FILES:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "pipelines" / "sample" / "repo" / rel, repo / rel)
+    shutil.copy(ROOT / "pipelines" / "sample" / "repo" / "LICENSE", repo / "LICENSE")
+    lines = [line for line in (ROOT / "pipelines" / "sample" / "completions.jsonl").read_text()
+             .splitlines() if json.loads(line)["path"] in FILES]
+    (base / "completions.jsonl").write_text("\n".join(lines) + "\n")
+    (base / "p.yaml").write_text(
+        "name: resume\nsources:\n  - {kind: local, path: repo, name: org/sample, license: MIT}\n"
+        "synth:\n  backends:\n    - {kind: replay, path: completions.jsonl}\n"
+        "verify: {device: cpu, trials: 2, workers: 2}\n")
+    return base / "p.yaml"
+
+
+def _snapshot(workdir: Path) -> dict:
+    with Catalog(workdir / "catalog.duckdb", read_only=True) as cat:
+        out = {}
+        for t in TABLES:
+            rows = [{k: v for k, v in r.items() if k not in VOLATILE}
+                    for r in cat.rows(f"SELECT * FROM {t}")]
+            out[t] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+        out["releases"] = cat.count("releases")
+        return out
+
+
+def _verified(workdir: Path) -> dict[str, str]:
+    if not (workdir / "catalog.duckdb").exists():
+        return {}
+    with Catalog(workdir / "catalog.duckdb", read_only=True) as cat:
+        return {r["candidate_id"]: str(r["verified_at"])
+                for r in cat.rows("SELECT candidate_id, verified_at FROM verdicts")}
+
+
+def test_killed_rebuilds_resume_to_the_same_catalog(tmp_path):
+    pipeline = _pipeline(tmp_path)
+    run_cli("rebuild", str(pipeline), "--workdir", str(tmp_path / "ref"))
+    reference = _snapshot(tmp_path / "ref")
+    assert reference["verdicts"] and reference["releases"] == 1
+    for delay in (6.0, 14.0):  # during mining/probing, and during verification
+        wd = tmp_path / f"killed-{delay:g}"
+        proc = subprocess.Popen([*KCORPUS, "rebuild", str(pipeline), "--workdir", str(wd)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, env=os.environ.copy())
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)  # the flow, its fork server and its children
+        proc.wait()
+        before = _verified(wd)
+        run_cli("rebuild", str(pipeline), "--workdir", str(wd))
+        assert _snapshot(wd) == reference, f"killed after {delay} s"
+        after = _verified(wd)
+        assert all(after[c] == t for c, t in before.items()), "a finished verdict was redone"
