@@ -16,7 +16,6 @@ object.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -24,6 +23,7 @@ import time
 import duckdb
 import numpy as np
 
+from kcorpus.bench.report import print_result
 from kcorpus.bench.synthetic_code import corpus
 from kcorpus.dedup.near import NearDedupConfig, near_clusters
 from kcorpus.dedup.shingles import shingle_hashes
@@ -74,10 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_vs_datasketch_same_rows": round(ds_seconds / small_seconds, 1),
         "speedup_vs_datasketch_per_row": round(ds_seconds / n_small / (seconds / a.rows), 1),
     }
-    width = max(len(k) for k in result)
-    for k, v in result.items():
-        print(f"{k:<{width}}  {v}")
-    print(json.dumps(result))
+    print_result(result)
     return 0
 
 

@@ -11,7 +11,6 @@ best time counts. The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kcorpus import schema
+from kcorpus.bench.report import print_result
 from kcorpus.publish.local import ROW_GROUP_ROWS, shard_names
 from kcorpus.query import query_release
 
@@ -108,10 +108,7 @@ def main(argv: list[str] | None = None) -> int:
               "pandas_seconds": round(pandas_seconds, 3),
               "speedup_vs_pandas": round(pandas_seconds / seconds, 1),
               "release_mb": round(size / 2**20, 1), "row_group_rows": ROW_GROUP_ROWS}
-    width = max(len(k) for k in result)
-    for k, v in result.items():
-        print(f"{k:<{width}}  {v}")
-    print(json.dumps(result))
+    print_result(result)
     return 0
 
 

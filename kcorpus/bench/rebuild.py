@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from kcorpus.bench.report import print_result
+
 SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "sample"
 FILES = ["models/linear_relu.py", "models/softmax_temperature.py", "models/layers/rms_norm.py",
          "losses/mse_loss.py", "models/layers/layer_norm.py", "models/gelu_affine.py"]
@@ -75,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
               "unchanged_seconds": round(again, 1),
               "incremental_seconds": round(incremental, 1),
               "incremental_share": round(incremental / full, 3)}
-    for k, v in result.items():
-        print(f"{k:<20} {v}")
-    print(json.dumps(result))
+    print_result(result)
     return 0
 
 
