@@ -44,7 +44,13 @@ def summary_markdown(name: str, results: dict[str, dict]) -> str:
     lines = [f"# kcorpus rebuild: {name}", "", "| stage | count | value |", "|---|---|---:|"]
     for stage, counts in results.items():
         for key, value in counts.items():
-            lines.append(f"| {stage} | {key} | {value} |")
+            if not isinstance(value, dict):
+                lines.append(f"| {stage} | {key} | {value} |")
+    release = results.get("publish", {})
+    if release.get("location"):
+        new = "new" if release.get("new") else "unchanged, not republished"
+        lines += ["", f"Release **{release.get('version')}** ({new}): "
+                      f"[{release['location']}]({release['location']})"]
     return "\n".join(lines) + "\n"
 
 

@@ -105,6 +105,7 @@ def test_the_flow_leaves_a_markdown_artifact_of_counts(rebuilt):
     artifacts = asyncio.run(read())
     assert artifacts and artifacts[0].type == "markdown"
     assert "| verify | verdicts |" in artifacts[0].data
+    assert "Release **v1**" in artifacts[0].data and "/releases/kcorpus-sample/v1" in artifacts[0].data
 
 
 def test_a_second_rebuild_adds_no_row(rebuilt):
