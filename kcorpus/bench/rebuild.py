@@ -3,22 +3,29 @@ more source is added, in the same run; the second should cost a small share of t
 
 The sources are local directories, each holding one of the sample repository's problem files
 with its own input size (so every source gives a distinct problem), and the sample's recorded
-completions for them (replay), verified in the Triton interpreter on the CPU. Each rebuild runs
-`kcorpus rebuild` in a fresh process, as a scheduled rebuild would, so the times include
-starting Prefect's ephemeral server; the per-stage times from the flow's summary are printed
-too. The last line is one JSON object.
+completions for them (replay), verified in the Triton interpreter on the CPU (the default 5
+trials). Each rebuild runs `kcorpus rebuild` in a fresh process, as a scheduled rebuild would.
+Two setups, in the same run: against a running Prefect server (`PREFECT_API_URL`, as
+deployments from prefect.yaml and `kcorpus serve` run; the reported `full_seconds` and
+`incremental_seconds`), and with no server, where each process starts Prefect's temporary one
+(`ephemeral_*`). The last line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from kcorpus.bench.report import print_result
@@ -52,15 +59,48 @@ def write_pipeline(base: Path, sources: list[Path]) -> Path:
     path = base / "p.yaml"
     path.write_text(f"name: bench\nsources:\n{srcs}synth:\n  backends:\n"
                     "    - {kind: replay, path: completions.jsonl}\n"
-                    "verify: {device: cpu, trials: 2, workers: 2}\n")
+                    "verify: {device: cpu, workers: 2}\n")
     return path
 
 
-def rebuild(pipeline: Path, workdir: Path) -> float:
+def rebuild(pipeline: Path, workdir: Path, env: dict) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "kcorpus", "rebuild", str(pipeline), "--workdir",
-                    str(workdir)], check=True, capture_output=True, text=True)
+                    str(workdir)], check=True, capture_output=True, text=True, env=env)
     return time.perf_counter() - t0
+
+
+def three_rebuilds(base: Path, sources: list[Path], env: dict) -> tuple[float, float, float]:
+    """(full, unchanged, one source added) seconds, in a fresh work directory."""
+    wd = base / f"wd-{len(list(base.glob('wd-*')))}"
+    full = rebuild(write_pipeline(base, sources[:-1]), wd, env)
+    again = rebuild(write_pipeline(base, sources[:-1]), wd, env)
+    return full, again, rebuild(write_pipeline(base, sources), wd, env)
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path):
+    """A Prefect API server for the duration (its own PREFECT_HOME); yields its API URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host",
+                             "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,13 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kcorpus-bench-rebuild-") as tmp:
         base = Path(tmp)
         sources = make_sources(base, a.sources + 1)
-        full = rebuild(write_pipeline(base, sources[:-1]), base / "wd")
-        again = rebuild(write_pipeline(base, sources[:-1]), base / "wd")
-        incremental = rebuild(write_pipeline(base, sources), base / "wd")
+        home = {**os.environ, "PREFECT_HOME": str(base / "prefect-ephemeral")}
+        home.pop("PREFECT_API_URL", None)
+        e_full, e_again, e_inc = three_rebuilds(base, sources, home)
+        with prefect_server(base / "prefect-server") as url:
+            full, again, inc = three_rebuilds(base, sources, {**home, "PREFECT_API_URL": url})
     result = {"sources": a.sources, "full_seconds": round(full, 1),
-              "unchanged_seconds": round(again, 1),
-              "incremental_seconds": round(incremental, 1),
-              "incremental_share": round(incremental / full, 3)}
+              "unchanged_seconds": round(again, 1), "incremental_seconds": round(inc, 1),
+              "incremental_share": round(inc / full, 3),
+              "ephemeral_full_seconds": round(e_full, 1),
+              "ephemeral_unchanged_seconds": round(e_again, 1),
+              "ephemeral_incremental_seconds": round(e_inc, 1),
+              "ephemeral_incremental_share": round(e_inc / e_full, 3)}
     print_result(result)
     return 0
 
