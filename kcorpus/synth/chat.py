@@ -6,6 +6,7 @@ or the error that request ended with.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,8 +28,9 @@ class Request:
     code: str | None = None  # the candidate's program when it is not the completion's (reverse)
 
 
-class ChatBackend:
-    """The part of a model backend that does not depend on the engine."""
+class ChatBackend(abc.ABC):
+    """The part of a model backend that does not depend on the engine; each engine implements
+    `complete`."""
 
     name = "chat"
 
@@ -42,8 +44,9 @@ class ChatBackend:
     def sampling(self) -> dict:
         return self.spec.sampling.model_dump()
 
+    @abc.abstractmethod
     def complete(self, requests: list[Request]) -> list[list[str] | GenerationError]:
-        raise NotImplementedError
+        """One list of `n` texts per request, or the error that request ended with."""
 
     def requests(self, problems: list[dict], done: set[str] = frozenset()) -> list[Request]:
         """Turn-0 requests for the first `max_problems` problems (all when unset) in the given
