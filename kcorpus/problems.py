@@ -52,7 +52,8 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
 def _label_from_aten(catalog: Catalog, probes: list[dict], scalar: dict[str, bool]) -> None:
     """Replace the static op labels of probed problems with what their forward ran."""
     levels = {r["problem_id"]: r["level"] for r in catalog.rows(
-        "SELECT problem_id, level FROM problems")}
+        "SELECT problem_id, level FROM problems WHERE list_contains(?, problem_id)",
+        [[p["problem_id"] for p in probes]])}
     for p in probes:
         if p["problem_id"] not in levels:
             continue

@@ -158,13 +158,18 @@ def _pipeline(tmp_path: Path, url: str) -> Path:
         "token_env: KC_HF_TOKEN}\n"))
 
 
+def _release(cat, cfg, tmp_path: Path, candidates: dict[str, str]) -> dict:
+    """Seed verified candidates, dedup, publish; the publish result."""
+    _seed(cat, candidates, passed=set(candidates))
+    dedup(cat)
+    return publish(cat, cfg, tmp_path / "wd")
+
+
 def test_a_release_is_one_commit_on_the_head_then_a_tag(tmp_path, hub, monkeypatch):
     monkeypatch.setenv("KC_HF_TOKEN", TOKEN)
     cfg = load_config(_pipeline(tmp_path, hub.url))
     with Catalog(tmp_path / "c.duckdb") as cat:
-        _seed(cat, {"a": P.HONEST}, passed={"a"})
-        dedup(cat)
-        first = publish(cat, cfg, tmp_path / "wd")
+        first = _release(cat, cfg, tmp_path, {"a": P.HONEST})
         [row] = cat.rows("SELECT target, location, commit, tag FROM releases")
         assert publish(cat, cfg, tmp_path / "wd")["new"] is False  # unchanged: no request
     calls = [c for c in hub.log if not c[0] == "PUT"]
@@ -191,13 +196,9 @@ def test_the_next_release_replaces_the_old_files_on_top_of_the_last_commit(tmp_p
     hub.files["pairs/train-00000-of-00009.parquet"] = b"an old shard"
     cfg = load_config(_pipeline(tmp_path, hub.url))
     with Catalog(tmp_path / "c.duckdb") as cat:
-        _seed(cat, {"a": P.HONEST}, passed={"a"})
-        dedup(cat)
-        publish(cat, cfg, tmp_path / "wd")
+        _release(cat, cfg, tmp_path, {"a": P.HONEST})
         v1 = hub.head
-        _seed(cat, {"t": P.TWO_KERNELS}, passed={"t"})
-        dedup(cat)
-        assert publish(cat, cfg, tmp_path / "wd")["version"] == "v2"
+        assert _release(cat, cfg, tmp_path, {"t": P.TWO_KERNELS})["version"] == "v2"
     assert "pairs/train-00000-of-00009.parquet" not in hub.files  # deleted by the first commit
     assert hub.tags["v1"] == v1 and hub.tags["v2"] == hub.head != v1
     assert json.loads(hub.files["manifest.json"])["version"] == "v2"
@@ -235,12 +236,8 @@ def test_pull_downloads_a_tagged_release_that_query_and_datasets_read(tmp_path, 
     monkeypatch.setenv("KC_HF_TOKEN", TOKEN)
     cfg = load_config(_pipeline(tmp_path, hub.url))
     with Catalog(tmp_path / "c.duckdb") as cat:
-        _seed(cat, {"a": P.HONEST}, passed={"a"})
-        dedup(cat)
-        publish(cat, cfg, tmp_path / "wd")
-        _seed(cat, {"t": P.TWO_KERNELS}, passed={"t"})
-        dedup(cat)
-        publish(cat, cfg, tmp_path / "wd")  # v2 is the head; v1 stays reachable by its tag
+        _release(cat, cfg, tmp_path, {"a": P.HONEST})
+        _release(cat, cfg, tmp_path, {"t": P.TWO_KERNELS})  # v2 is the head; v1 keeps its tag
     proc = run_cli("pull", "org/kernels@v1", "--dest", str(tmp_path / "pulled"),
                    "--endpoint", hub.url, "--token-env", "KC_HF_TOKEN")
     path = Path(proc.stdout.strip().splitlines()[-1])

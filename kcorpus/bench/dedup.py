@@ -16,14 +16,13 @@ object.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 
 import duckdb
 import numpy as np
 
-from kcorpus.bench.report import print_result
+from kcorpus.bench.report import peak_rss_mb, print_result
 from kcorpus.bench.synthetic_code import corpus
 from kcorpus.dedup.near import NearDedupConfig, near_clusters
 from kcorpus.dedup.shingles import shingle_hashes
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     labels, edges = near_clusters(con, docs, cfg, a.workers)
     seconds = time.perf_counter() - t0
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     ours = _pairs(edges)
     n_small = min(a.datasketch_rows, a.rows)
     t0 = time.perf_counter()
@@ -123,12 +122,6 @@ def _score(found: set, truth: set, recall_key: str, precision_key: str) -> dict:
     hit = len(found & truth)
     return {recall_key: round(hit / len(truth), 4) if truth else None,
             precision_key: round(hit / len(found), 4) if found else None}
-
-
-def _peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, kids) / 1024, 1)
 
 
 if __name__ == "__main__":

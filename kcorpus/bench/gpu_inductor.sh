@@ -5,10 +5,7 @@
 set -u
 OUT=${OUT:-/tmp}
 if [ "${1:-}" = collect ]; then
-  while pgrep -f "[k]corpus[.]bench[.]inductor" >/dev/null; do sleep 5; done
-  cp /tmp/bench_inductor.json /tmp/bench_inductor.log "$OUT"/ 2>/dev/null
-  tail -45 /tmp/bench_inductor.log
-  exit 0
+  exec bash "$(dirname "$0")/gpu_collect.sh" inductor 45
 fi
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

@@ -4,10 +4,7 @@
 set -u
 OUT=${OUT:-/tmp}
 if [ "${1:-}" = collect ]; then
-  while pgrep -f "[k]corpus[.]bench[.]verify" >/dev/null; do sleep 5; done
-  cp /tmp/bench_verify.json /tmp/bench_verify.log "$OUT"/ 2>/dev/null
-  tail -6 /tmp/bench_verify.log
-  exit 0
+  exec bash "$(dirname "$0")/gpu_collect.sh" verify 6
 fi
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

@@ -20,12 +20,12 @@ import argparse
 import ast
 import json
 import re
-import resource
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+from kcorpus.bench.report import peak_rss_mb
 from kcorpus.config import MineConfig
 from kcorpus.mine.files import list_python_files
 from kcorpus.mine.per_file import mine_tree
@@ -117,12 +117,6 @@ def by_kind(modules: list[dict], tried: bool) -> dict[str, dict]:
     return out
 
 
-def _peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, kids) / 1024, 1)  # Linux reports KiB
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("paths", nargs="+", type=Path)
@@ -138,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parsed, t_parse = parse_rate(sources)
     del sources
     counts, t_extract, modules = extract(a.paths, a.workers)
-    peak = _peak_rss_mb()  # before the trials, whose torch workers are not extraction's
+    peak = peak_rss_mb()  # before the trials, whose torch workers are not extraction's
     if a.trials:
         made, t_trials = trials(modules, a.workers)
         counts["runnable"] += made

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from kcorpus import schema
 from kcorpus.bench.report import print_result
-from kcorpus.publish.local import ROW_GROUP_ROWS, shard_names
+from kcorpus.publish.local import ROW_GROUP_ROWS, write_shards
 from kcorpus.query import query_release
 
 OPS = ["attention", "conv", "matmul", "norm", "softmax", "pooling", "loss", "scan", "reduction",
@@ -64,12 +63,8 @@ def synthetic_pairs(rows: int, seed: int = 0) -> pa.Table:
 
 
 def write(table: pa.Table, root: Path) -> Path:
-    names = shard_names("pairs", table)
-    per = -(-table.num_rows // len(names))
-    (root / "pairs").mkdir(parents=True)
-    for i, name in enumerate(names):
-        pq.write_table(table.slice(i * per, per), root / name, compression="zstd",
-                       row_group_size=ROW_GROUP_ROWS)
+    root.mkdir(parents=True)
+    write_shards(root, "pairs", table)  # as publish writes a config
     return root
 
 

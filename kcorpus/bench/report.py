@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 
 
 def print_result(result: dict) -> None:
@@ -10,3 +11,10 @@ def print_result(result: dict) -> None:
     for k, v in result.items():
         print(f"{k:<{width}}  {v}")
     print(json.dumps(result))
+
+
+def peak_rss_mb() -> float:
+    """The largest resident set so far of this process or any child it waited for, in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) / 1024, 1)  # Linux reports KiB

@@ -44,17 +44,20 @@ def normalise_bytes(data: np.ndarray) -> np.ndarray:
     return np.where(space, np.uint8(32), data)[keep]
 
 
-def normalise(docs: list[str]) -> list[str]:
+def _normalised_bytes(docs: list[str]) -> np.ndarray:
     joined = "\x00".join(d.replace("\x00", " ") for d in docs).encode("utf-8", "replace")
-    out = normalise_bytes(np.frombuffer(joined, dtype=np.uint8)).tobytes()
+    return normalise_bytes(np.frombuffer(joined, dtype=np.uint8))
+
+
+def normalise(docs: list[str]) -> list[str]:
+    out = _normalised_bytes(docs).tobytes()
     return out.decode("utf-8", "replace").split("\x00")
 
 
 def shingle_hashes(docs: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     """(hashes, offsets): the k-byte shingle hashes of every document, concatenated, and the
     row offsets (len(docs) + 1) that delimit each document's run."""
-    joined = "\x00".join(d.replace("\x00", " ") for d in docs).encode("utf-8", "replace")
-    data = normalise_bytes(np.frombuffer(joined, dtype=np.uint8))
+    data = _normalised_bytes(docs)
     seps = np.flatnonzero(data == 0)
     bounds = np.concatenate([[-1], seps, [len(data)]])
     lengths = np.diff(bounds) - 1

@@ -173,7 +173,7 @@ def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str],
         if isinstance(code, Reject):
             rejects.append(code)
             continue
-        start = min([fn.lineno] + [d.lineno for d in fn.decorator_list])
+        start = extract.first_line(fn)
         out.append(Kernel(fn.name, kinds, launch, code, start, fn.end_lineno))
     return out, rejects
 

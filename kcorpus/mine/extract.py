@@ -76,7 +76,7 @@ def index_file(source: str, tree: ast.Module,
             continue
         branch = _optional_import_branch(node, importable) if importable else None
         for sub in branch if branch is not None else [node]:
-            start = min([sub.lineno] + [d.lineno for d in getattr(sub, "decorator_list", [])])
+            start = first_line(sub)
             text = None
             if branch is not None:
                 text = (ast.unparse(sub) if sub.lineno == node.lineno and sub is not node.body[0]
@@ -87,6 +87,11 @@ def index_file(source: str, tree: ast.Module,
         for name in st.binds:
             idx.bound[name] = i
     return idx
+
+
+def first_line(node: ast.stmt) -> int:
+    """The statement's first line (1-based), its decorators included."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
 def statement(node: ast.stmt, start: int, end: int, text: str | None = None) -> Statement:

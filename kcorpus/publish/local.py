@@ -40,7 +40,7 @@ def write_release(root: Path, version: str, tables: dict[str, pa.Table],
     tmp.mkdir()
     try:
         for config, table in tables.items():
-            _write_shards(tmp, config, table)
+            write_shards(tmp, config, table)
         sizes = {c: sum(f.stat().st_size for f in (tmp / c).glob("*.parquet")) for c in tables}
         (tmp / "README.md").write_text(render_card(sizes))
         for rel, text in (extra_files or {}).items():
@@ -54,7 +54,9 @@ def write_release(root: Path, version: str, tables: dict[str, pa.Table],
     return final
 
 
-def _write_shards(base: Path, config: str, table: pa.Table) -> None:
+def write_shards(base: Path, config: str, table: pa.Table) -> None:
+    """BASE/CONFIG/train-*.parquet: zstd, shards of at most MAX_SHARD_BYTES, ROW_GROUP_ROWS rows
+    per row group."""
     names = shard_names(config, table)
     per = math.ceil(table.num_rows / len(names)) if table.num_rows else 0
     (base / config).mkdir()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 
-from kcorpus.mine.extract import rename
+from kcorpus.mine.extract import first_line, rename
 
 _DROP = {"benchmark_compiled_module", "get_args", "get_inputs", "get_init_inputs"}
 
@@ -70,6 +70,5 @@ def _without(code: str, names: set[str], main_guard: bool = False) -> str:
         named = getattr(node, "name", None) in names
         guard = main_guard and isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
         if named or guard:
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            drop.update(range(start - 1, node.end_lineno))
+            drop.update(range(first_line(node) - 1, node.end_lineno))
     return "\n".join(line for i, line in enumerate(lines) if i not in drop) + "\n"

@@ -14,6 +14,7 @@ import ast
 
 from kcorpus import optypes
 from kcorpus.ids import code_id
+from kcorpus.mine.extract import first_line, import_modules
 from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import Completion
 from kcorpus.synth.chat import ChatBackend, Request
@@ -76,10 +77,10 @@ def split_program(program: str, forbidden: set[str]) -> tuple[str, str] | str:
     lines = program.splitlines()
     ref, new = [], []
     for node in tree.body:
-        text = "\n".join(lines[_start(node) - 1: node.end_lineno])
+        text = "\n".join(lines[first_line(node) - 1: node.end_lineno])
         name = getattr(node, "name", None)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if "triton" not in _imports(node):
+            if "triton" not in import_modules(node):
                 ref.append(text)
             new.append(text)
         elif name == "ModelNew":
@@ -94,22 +95,10 @@ def split_program(program: str, forbidden: set[str]) -> tuple[str, str] | str:
         reference += "\n\ndef get_init_inputs():\n    return []\n"
     tree = ast.parse(reference)
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    used |= {m for n in ast.walk(tree) for m in _imports(n)}
+    used |= {m for n in ast.walk(tree) for m in import_modules(n)}
     if used & forbidden:
         return f"the reference uses {', '.join(sorted(used & forbidden))} itself"
     return reference, "\n\n\n".join(new) + "\n"
-
-
-def _start(node: ast.stmt) -> int:
-    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-
-
-def _imports(node: ast.AST) -> list[str]:
-    if isinstance(node, ast.Import):
-        return [a.name.split(".")[0] for a in node.names]
-    if isinstance(node, ast.ImportFrom) and node.module:
-        return [node.module.split(".")[0]]
-    return []
 
 
 def problem_row(kernel: dict, reference: str) -> dict:
