@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import model_validator, BaseModel, ConfigDict, Field, ValidationError
@@ -148,6 +148,15 @@ class SynthConfig(_Model):
     backends: list[Backend] = Field(default_factory=list)
 
 
+class RaySettings(_Model):
+    """Where `verify.runner: ray` sends its batches (see kcorpus/verify/ray_runner.py)."""
+
+    address: str | None = Field(None, description="ray://head:10001 or 'auto'; none: a local one")
+    batch: int = Field(16, ge=1, description="candidates per Ray task")
+    cpus_per_task: float = Field(1.0, gt=0, description="on the CPU, instead of one GPU per task")
+    init_kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to ray.init")
+
+
 class VerifyConfig(_Model):
     device: Literal["cpu", "cuda", "auto"] = "auto"
     trials: int = Field(5, ge=1, le=100)
@@ -156,6 +165,9 @@ class VerifyConfig(_Model):
     memory_mb: int = Field(8192, ge=512)
     workers: int = Field(2, ge=1, le=64)
     lenient: bool = False
+    runner: Literal["local", "ray"] = Field("local", description="ray: one task per GPU on a cluster")
+    ray: RaySettings = Field(default_factory=RaySettings)
+    gpu_slots: int = Field(1, ge=1, description="jobs per GPU at once, across flows (Prefect limit)")
 
 
 class NearDedupSettings(_Model):

@@ -14,7 +14,7 @@ import json
 from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import BackendUnavailable, Completion
 from kcorpus.synth.inductor_program import AssemblyError, assemble
-from kcorpus.verify import sandbox
+from kcorpus.verify import gpu_slots, sandbox
 
 
 class InductorBackend:
@@ -44,9 +44,10 @@ class InductorBackend:
         workers = self.verify_cfg.workers if self.verify_cfg else 2
         limits = sandbox.Limits(timeout_s=self.spec.timeout_s, memory_mb=memory, parallel=workers)
         completions, rejects = [], []
-        self.answers = []
-        for answer in sandbox.run_jobs(jobs, limits, "cuda") if jobs else []:
-            self.answers.append(answer)
+        slots = self.verify_cfg.gpu_slots if self.verify_cfg else 1
+        with gpu_slots.hold_gpu("cuda" if jobs else "cpu", slots):  # autotuning times on the GPU
+            self.answers = list(sandbox.run_jobs(jobs, limits, "cuda")) if jobs else []
+        for answer in self.answers:
             pid, mode = json.loads(answer["id"])
             result = self._completion(by_id[pid], mode, answer)
             (completions if isinstance(result, Completion) else rejects).append(result)

@@ -1,13 +1,16 @@
 """The verify stage: a verdict for every candidate that has none for this verifier and device.
 
 Static checks run here (AST only); candidates that pass them go to one sandboxed fork server
-that checks `workers` of them at a time, each in its own forked process. Verdicts are written
-in small batches as they arrive, so a stage killed half-way keeps what it finished and a rerun
+that checks `workers` of them at a time, each in its own forked process, holding the GPU's
+Prefect concurrency limit (gpu_slots.py). With `runner: ray` they go in batches to a Ray
+cluster instead, one task per GPU (ray_runner.py). Either way verdicts are written here, in
+small batches as they arrive, so a stage killed half-way keeps what it finished and a rerun
 verifies only the rest.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 from datetime import datetime, UTC
 
@@ -15,7 +18,7 @@ from kcorpus import schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import VerifyConfig
 from kcorpus.progress import bar
-from kcorpus.verify import sandbox, static
+from kcorpus.verify import gpu_slots, sandbox, static
 from kcorpus.verify.codes import VERIFIER_VERSION
 
 BATCH = 8
@@ -24,6 +27,8 @@ GENERATED = {"inductor": "inductor"}  # backends whose programs kcorpus generate
 
 def resolve_device(device: str) -> tuple[str, str, str]:
     """(device, gpu_arch, gpu_name) for 'cpu', 'cuda' or 'auto'."""
+    if device == "cpu":  # no torch import: a rebuild with nothing new to verify stays cheap
+        return "cpu", "cpu", platform.processor() or platform.machine()
     import torch
 
     if device == "auto":
@@ -74,12 +79,24 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
                     "failure_code": result.failure_code, "message": result.message,
                     "static_flags": result.flags, "torch_ops": result.torch_ops})
             progress.advance()
-        if jobs:
-            for verdict in sandbox.run_jobs(jobs, limits, device):
-                record(verdict)
-                progress.advance()
+        for verdict in _run(jobs, limits, device, cfg):
+            record(verdict)
+            progress.advance()
     counts["verdicts"] += _flush(catalog, done)
     return counts
+
+
+def _run(jobs: list[dict], limits: sandbox.Limits, device: str, cfg: VerifyConfig):
+    """Verdicts in completion order: from a local fork server, or from a Ray cluster."""
+    if not jobs:
+        return
+    if cfg.runner == "ray":
+        from kcorpus.verify import ray_runner
+
+        yield from ray_runner.run_jobs(jobs, limits, device, cfg.ray, cfg.gpu_slots)
+        return
+    with gpu_slots.hold_gpu(device, cfg.gpu_slots):
+        yield from sandbox.run_jobs(jobs, limits, device)
 
 
 def _flush(catalog: Catalog, rows: list[dict]) -> int:
@@ -89,12 +106,14 @@ def _flush(catalog: Catalog, rows: list[dict]) -> int:
 
 
 def _context(device: str, arch: str, gpu_name: str) -> dict:
-    import torch
-    import triton
-
     return {"device": device, "gpu_arch": arch, "gpu_name": gpu_name,
-            "interpreter": device == "cpu", "torch_version": torch.__version__,
-            "triton_version": triton.__version__, "driver": "", "tf32": False}
+            "interpreter": device == "cpu", "torch_version": _version("torch"),
+            "triton_version": _version("triton"), "driver": "", "tf32": False}
+
+
+def _version(package: str) -> str:
+    """The installed version, read from package metadata rather than by importing it."""
+    return importlib.metadata.version(package)
 
 
 def verdict_row(v: dict, context: dict) -> dict:

@@ -1,0 +1,62 @@
+"""The per-GPU Prefect global concurrency limit, against Prefect's real (temporary) server.
+
+There is no GPU here, so the limits are named explicitly; on a GPU the name is the device's
+UUID (gpu_slots.limit_names).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+from kcorpus.verify import gpu_slots
+
+
+def _intervals(name: str, holders: int, hold_s: float = 1.0) -> list[tuple[float, float]]:
+    spans: list[tuple[float, float]] = []
+
+    def work() -> None:
+        with gpu_slots.hold([name], slots=1, timeout_s=60):
+            start = time.monotonic()
+            time.sleep(hold_s)
+            spans.append((start, time.monotonic()))
+
+    threads = [threading.Thread(target=work) for _ in range(holders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(spans)
+
+
+def _overlap(spans: list[tuple[float, float]]) -> bool:
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+
+
+def test_one_slot_per_gpu_makes_holders_take_turns():
+    name = gpu_slots.PREFIX + uuid.uuid4().hex
+    spans = _intervals(name, holders=3)
+    assert len(spans) == 3 and not _overlap(spans)
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(name)
+    assert limit.limit == 1 and limit.active_slots == 0  # created on first use, all released
+
+
+def test_a_limit_the_operator_set_is_kept():
+    name = gpu_slots.PREFIX + uuid.uuid4().hex
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=2))
+    spans = _intervals(name, holders=2)
+    assert _overlap(spans)  # two slots: both ran at once
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(name).limit == 2
+
+
+def test_nothing_is_held_on_the_cpu():
+    assert gpu_slots.limit_names("cpu") == []
+    with gpu_slots.hold_gpu("cpu"):  # no Prefect API call at all
+        pass
