@@ -254,7 +254,9 @@ def bench_query(ctx: typer.Context) -> None:
 
 @bench.command("rebuild", context_settings=_PASS_THROUGH)
 def bench_rebuild(ctx: typer.Context) -> None:
-    """A full rebuild of N sources, then the rebuild after one more source. Options: --sources N"""
+    """A full rebuild of N sources, then the rebuild after one more source.
+
+    Options: --sources N --ephemeral"""
     from kcorpus.bench.rebuild import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))
@@ -266,6 +268,16 @@ def bench_inductor(ctx: typer.Context) -> None:
 
     Options: [PATH...] --modes default triton_templates --parallel N --timeout S --out FILE"""
     from kcorpus.bench.inductor import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
+@bench.command("scaleout", context_settings=_PASS_THROUGH)
+def bench_scaleout(ctx: typer.Context) -> None:
+    """Verification throughput on 1 GPU beside 2, one batch per GPU (needs CUDA GPUs).
+
+    Options: --gpus 1,2 --dispatch ray|local --batch N --repeat N --parallel N --out FILE"""
+    from kcorpus.bench.scaleout import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))
 

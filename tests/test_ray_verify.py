@@ -69,7 +69,7 @@ def test_ray_verification_matches_the_local_pool(tmp_path):
     assert _verdicts(tmp_path / "ray") == expected
     # what passed the static checks went out in batches of at most 2, each run by a Ray worker
     sandboxed = sum(stage != "static" for _, _, stage in expected.values())
-    batches = re.findall(r"Ray worker pid (\d+) on node \w+ \(GPUs \[\]\) verified (\d+) candidates",
+    batches = re.findall(r"Ray worker pid (\d+) on \S+ \(GPUs \[\]\) verified (\d+) candidates",
                          ray_log)
     sizes = sorted(int(n) for _, n in batches)
     assert sum(sizes) == sandboxed == 5 and sizes == [1, 2, 2], ray_log[-3000:]

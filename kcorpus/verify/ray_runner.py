@@ -23,25 +23,18 @@ so b <= N / (5 G) keeps it under a fifth.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from kcorpus.verify import gpu_slots, sandbox
+from kcorpus.verify import batch, gpu_slots, sandbox
 
 
 @task(name="kcorpus-verify-batch", cache_policy=NO_CACHE)
 def verify_batch(jobs: list[dict], limits: sandbox.Limits, device: str, slots: int) -> dict:
-    """The batch's verdicts, and where they were produced (for the flow's log)."""
-    import ray
-
     with gpu_slots.hold_gpu(device, slots):
-        verdicts = list(sandbox.run_jobs(jobs, limits, device))
-    return {"verdicts": verdicts, "pid": os.getpid(),
-            "node": ray.get_runtime_context().get_node_id()[:8],
-            "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+        return batch.run_batch(jobs, limits, device)
 
 
 def run_jobs(jobs: list[dict], limits: sandbox.Limits, device: str, settings,
@@ -59,9 +52,9 @@ def run_jobs(jobs: list[dict], limits: sandbox.Limits, device: str, settings,
     runner = RayTaskRunner(address=settings.address, init_kwargs=_init_kwargs(settings))
     resources = {"num_gpus": 1} if device == "cuda" else {"num_cpus": settings.cpus_per_task}
     with runner, remote_options(**resources):
-        futures = [runner.submit(verify_batch, {"jobs": batch, "limits": limits,
+        futures = [runner.submit(verify_batch, {"jobs": chunk, "limits": limits,
                                                 "device": device, "slots": slots})
-                   for batch in batches(jobs, settings.batch)]
+                   for chunk in batch.chunks(jobs, settings.batch)]
         for future in as_completed(futures):
             try:
                 done = future.result()
@@ -69,8 +62,8 @@ def run_jobs(jobs: list[dict], limits: sandbox.Limits, device: str, settings,
                 print(f"a verify batch failed ({type(e).__name__}: {e}); "
                       "its candidates stay pending for the next rebuild")
                 continue
-            print(f"Ray worker pid {done['pid']} on node {done['node']} (GPUs "
-                  f"[{done['gpus']}]) verified {len(done['verdicts'])} candidates")
+            print(f"Ray worker pid {done['pid']} on {done['host']} (GPUs [{done['gpus']}]) "
+                  f"verified {len(done['verdicts'])} candidates in {done['seconds']} s")
             yield from done["verdicts"]
 
 
@@ -86,7 +79,3 @@ def _init_kwargs(settings) -> dict:
             env_vars["PREFECT_API_URL"] = str(client.api_url).rstrip("/")
     kwargs["runtime_env"] = {**runtime_env, "env_vars": env_vars}
     return kwargs
-
-
-def batches(jobs: list[dict], size: int) -> list[list[dict]]:
-    return [jobs[i:i + size] for i in range(0, len(jobs), size)]

@@ -47,8 +47,11 @@ class Limits:
         return cls(cfg.timeout_s, cfg.memory_mb, cfg.workers)
 
 
-def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None) -> dict[str, str]:
+def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None,
+                 visible_devices: str | None = None) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    if visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible_devices
     env.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(workdir / "triton"),
                TORCHINDUCTOR_CACHE_DIR=inductor_cache or str(workdir / "inductor"),
                TORCHINDUCTOR_COMPILE_THREADS="1",
@@ -61,7 +64,7 @@ def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None) 
 
 
 def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
-           inductor_cache: str | None):
+           inductor_cache: str | None, visible_devices: str | None = None):
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if memory_mb is not None and device == "cpu":  # CUDA reserves huge virtual ranges
@@ -70,18 +73,21 @@ def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
 
     return subprocess.Popen([sys.executable, "-I", str(WORKER), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
-                            env=scrubbed_env(Path(workdir), device, inductor_cache),
+                            env=scrubbed_env(Path(workdir), device, inductor_cache,
+                                             visible_devices),
                             start_new_session=True,
                             preexec_fn=limits)
 
 
-def run_jobs(jobs: Iterable[dict], limits: Limits, device: str) -> Iterator[dict]:
+def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
+             visible_devices: str | None = None) -> Iterator[dict]:
     """Verdicts from one fork server, in completion order. Jobs without a verdict (the server
-    itself died) are not yielded: they stay pending for the next run."""
+    itself died) are not yielded: they stay pending for the next run. `visible_devices` pins
+    the server to those GPUs (CUDA_VISIBLE_DEVICES); by default it sees what this process sees."""
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
                        "--memory-mb", str(limits.memory_mb), "--device", device],
-                      tmp, device, None, limits.inductor_cache)
+                      tmp, device, None, limits.inductor_cache, visible_devices)
         feeder = threading.Thread(target=_feed, args=(proc, jobs), daemon=True)
         feeder.start()
         drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never let it block
