@@ -1,27 +1,63 @@
-"""The rebuild flow: every stage in order, each a subflow, and a markdown artifact of counts."""
+"""The rebuild flow: every stage in order, each a subflow, and a markdown artifact of counts.
+
+Each subflow runs its stage as one task: network stages (mine, synth, publish) with retries
+and exponential backoff, and the stages that are pure functions of the catalog (dedup, publish)
+cached on their inputs (kcorpus/stage_cache.py), so an unchanged rebuild skips them.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact
 from prefect.settings import temporary_settings
+from prefect.tasks import exponential_backoff
 
 from kcorpus.config import load_config
+from kcorpus.stage_cache import cache_key
 from kcorpus.stages import STAGES, run_stage
 
 
-# stages that talk to the network (GitHub, git remotes, model servers, the Hub) are retried
+# stages that talk to the network (GitHub, git remotes, model servers, the Hub) are retried,
+# with exponential backoff (30 s, then 60 s); every stage is idempotent, so a retry redoes nothing
 RETRIES = {"mine": 2, "synth": 2, "publish": 2}
+KEEP_WHEN_CACHED = ("version", "location", "local_path")  # still true of a skipped publish
+
+
+@task(name="kcorpus-stage", cache_policy=NO_CACHE)
+def stage_task(name: str, pipeline: str, workdir: str) -> dict:
+    return run_stage(name, load_config(pipeline), Path(workdir))
+
+
+def _stage_key(context, parameters: dict) -> str:
+    return cache_key(parameters["name"], load_config(parameters["pipeline"]),
+                     Path(parameters["workdir"]))
+
+
+@task(name="kcorpus-cached-stage", cache_key_fn=_stage_key, persist_result=True)
+def cached_stage_task(name: str, pipeline: str, workdir: str) -> dict:
+    """A cacheable stage, skipped while everything its result depends on is unchanged."""
+    return run_stage(name, load_config(pipeline), Path(workdir))
 
 
 def _stage_flow(name: str):
-    @flow(name=f"kcorpus-{name}", log_prints=True, retries=RETRIES.get(name, 0),
-          retry_delay_seconds=30)
-    def stage(pipeline: str, workdir: str) -> dict:
-        return run_stage(name, load_config(pipeline), Path(workdir))
+    @flow(name=f"kcorpus-{name}", log_prints=True)
+    def stage(pipeline: str, workdir: str, refresh_cache: bool = False) -> dict:
+        run = stage_task
+        if STAGES[name].cacheable:
+            run = cached_stage_task.with_options(refresh_cache=refresh_cache or None)
+        if name in RETRIES:
+            run = run.with_options(retries=RETRIES[name],
+                                   retry_delay_seconds=exponential_backoff(backoff_factor=30))
+        state = run(name, pipeline, workdir, return_state=True)
+        result = state.result()
+        if state.name != "Cached":
+            return result
+        return {"cached": True, **{k: result[k] for k in KEEP_WHEN_CACHED if k in result},
+                **({"new": False} if "new" in result else {})}
 
     return stage
 
@@ -30,12 +66,12 @@ STAGE_FLOWS = {name: _stage_flow(name) for name in STAGES}
 
 
 @flow(name="kcorpus-rebuild", log_prints=True)
-def rebuild(pipeline: str, workdir: str) -> dict[str, dict]:
+def rebuild(pipeline: str, workdir: str, refresh_cache: bool = False) -> dict[str, dict]:
     cfg = load_config(pipeline)
     # Stage subflows run in this process, so the parent's heartbeat already tells a server that
     # they are alive; their own heartbeat threads would only add a join (up to 1 s) per stage.
     with temporary_settings(updates={"flows.heartbeat_frequency": None}):
-        results = {name: sub(pipeline, workdir) for name, sub in STAGE_FLOWS.items()}
+        results = {name: sub(pipeline, workdir, refresh_cache) for name, sub in STAGE_FLOWS.items()}
     create_markdown_artifact(
         key=re.sub(r"[^a-z0-9-]", "-", f"rebuild-{cfg.name}".lower()),
         markdown=summary_markdown(cfg.name, results),

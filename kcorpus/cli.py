@@ -34,7 +34,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipelines/*.yaml)"),
-            workdir: Path = WorkdirOpt) -> None:
+            workdir: Path = WorkdirOpt,
+            refresh_cache: bool = typer.Option(False, "--refresh-cache",
+                                               help="run dedup and publish even if their "
+                                                    "inputs are unchanged")) -> None:
     """Run every stage of PIPELINE (mine, synth, verify, dedup, publish) as a Prefect flow."""
     try:
         cfg = load_config(pipeline)
@@ -43,7 +46,7 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
         _fail(str(e))
     from flows.rebuild import rebuild as rebuild_flow
 
-    results = rebuild_flow(str(pipeline), str(workdir.resolve()))
+    results = rebuild_flow(str(pipeline), str(workdir.resolve()), refresh_cache)
     table = Table(title=f"rebuild {cfg.name}")
     for col in ("stage", "count", "value"):
         table.add_column(col)

@@ -1,13 +1,18 @@
 """The stages in pipeline order, each run against the catalog of a work directory.
 
 The Prefect flow (flows/rebuild.py) and the CLI both go through `run_stage`; neither holds logic
-of its own.
+of its own. Each stage declares what it reads and writes in the catalog, the config it depends
+on. A stage that is a pure function of those (dedup, publish) is
+`cacheable`: the flow runs it as a Prefect task cached on them (stage_cache.py). The others read
+the world outside the catalog (repositories, model servers, the GPU) and are made incremental by
+the catalog instead: each keys its work on content ids and skips what is stored.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
@@ -19,14 +24,34 @@ from kcorpus.synth.refine import refine
 from kcorpus.synth.stage import synth
 from kcorpus.verify.stage import verify
 
-STAGES: dict[str, Callable[[Catalog, PipelineConfig, Path], dict]] = {
-    "mine": lambda cat, cfg, wd: mine(cat, cfg, wd),
-    "problems": lambda cat, cfg, wd: check_problems(cat, cfg.verify),
-    "synth": lambda cat, cfg, wd: synth(cat, cfg),
-    "verify": lambda cat, cfg, wd: verify(cat, cfg.verify),
-    "refine": lambda cat, cfg, wd: refine(cat, cfg),
-    "dedup": lambda cat, cfg, wd: dedup(cat, cfg.dedup),
-    "publish": lambda cat, cfg, wd: publish(cat, cfg, wd),
+EVERY_TABLE = ("*",)
+
+
+@dataclass(frozen=True)
+class Stage:
+    run: Callable[[Catalog, PipelineConfig, Path], dict]
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    config: tuple[str, ...] = ()  # config sections; () with cacheable: the whole config
+    cacheable: bool = False
+
+
+STAGES: dict[str, Stage] = {
+    "mine": Stage(lambda cat, cfg, wd: mine(cat, cfg, wd), writes=(
+        "sources", "problems", "kernels", "guesses", "rejects"), config=("sources", "mine")),
+    "problems": Stage(lambda cat, cfg, wd: check_problems(cat, cfg.verify), reads=("problems",),
+                      writes=("problems", "probes", "rejects"), config=("verify",)),
+    "synth": Stage(lambda cat, cfg, wd: synth(cat, cfg), reads=("problems", "kernels"),
+                   writes=("candidates", "problems", "rejects"), config=("synth",)),
+    "verify": Stage(lambda cat, cfg, wd: verify(cat, cfg.verify), reads=("candidates",),
+                    writes=("verdicts",), config=("verify",)),
+    "refine": Stage(lambda cat, cfg, wd: refine(cat, cfg), reads=("candidates", "verdicts"),
+                    writes=("candidates", "verdicts", "rejects"), config=("synth", "verify")),
+    "dedup": Stage(lambda cat, cfg, wd: dedup(cat, cfg.dedup), cacheable=True,
+                   reads=("problems", "candidates", "kernels", "verdicts"),
+                   writes=("dedup", "contamination"), config=("dedup",)),
+    "publish": Stage(lambda cat, cfg, wd: publish(cat, cfg, wd), cacheable=True,
+                     reads=EVERY_TABLE, writes=("releases",)),
 }
 
 
@@ -36,4 +61,4 @@ def catalog_path(workdir: Path) -> Path:
 
 def run_stage(name: str, cfg: PipelineConfig, workdir: Path) -> dict:
     with Catalog(catalog_path(workdir)) as catalog:
-        return STAGES[name](catalog, cfg, Path(workdir))
+        return STAGES[name].run(catalog, cfg, Path(workdir))

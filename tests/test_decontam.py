@@ -113,7 +113,7 @@ def test_a_planted_copy_is_caught_and_an_unrelated_problem_of_the_same_op_is_not
         "      - {name: tritonbench, path: tb}\n")))
     with Catalog(tmp_path / "c.duckdb") as cat:
         for stage in ("mine", "problems", "dedup", "publish"):
-            STAGES[stage](cat, cfg, tmp_path / "wd")
+            STAGES[stage].run(cat, cfg, tmp_path / "wd")
         hits = cat.rows("SELECT p.origin_path, c.benchmark, c.benchmark_item, c.method, c.score "
                         "FROM contamination c JOIN problems p ON p.problem_id = c.item_id")
         [release] = cat.rows("SELECT location FROM releases")

@@ -225,14 +225,14 @@ def test_refinement_turns_and_reverse_pairs_through_the_stages(server, tmp_path,
         url=(tmp_path / "repo").as_uri(), server=server.url)))
     with Catalog(tmp_path / "c.duckdb") as cat:
         for stage in ("mine", "problems", "synth", "verify", "refine"):
-            STAGES[stage](cat, cfg, tmp_path / "wd")
+            STAGES[stage].run(cat, cfg, tmp_path / "wd")
         rows = cat.rows("SELECT c.candidate_id, c.turn, c.parent_candidate_id, c.code, "
                         "v.passed, v.failure_code, p.inputs_origin FROM candidates c "
                         "JOIN verdicts v USING (candidate_id) JOIN problems p USING (problem_id) "
                         "ORDER BY p.inputs_origin, c.turn, c.code")
         n_requests = len(server.requests)
-        STAGES["synth"](cat, cfg, tmp_path / "wd")
-        STAGES["refine"](cat, cfg, tmp_path / "wd")
+        STAGES["synth"].run(cat, cfg, tmp_path / "wd")
+        STAGES["refine"].run(cat, cfg, tmp_path / "wd")
         assert len(server.requests) == n_requests  # a rebuild prompts nothing again
     first, second, forward_of_reverse, rev = rows
     assert (first["turn"], first["passed"], first["failure_code"]) == (0, False, "MISMATCH")

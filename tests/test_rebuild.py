@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import datasets
@@ -108,12 +109,19 @@ def test_the_flow_leaves_a_markdown_artifact_of_counts(rebuilt):
     assert "Release **v1**" in artifacts[0].data and "/releases/kcorpus-sample/v1" in artifacts[0].data
 
 
-def test_a_second_rebuild_adds_no_row(rebuilt):
+def test_a_second_rebuild_adds_no_row_and_skips_the_cached_stages(rebuilt):
     base, workdir, _, status = rebuilt
-    proc = run_cli("rebuild", str(base / "pipelines" / "sample.yaml"), "--workdir", str(workdir))
+    pipeline = str(base / "pipelines" / "sample.yaml")
+    proc = run_cli("rebuild", pipeline, "--workdir", str(workdir))
     again = json.loads(run_cli("status", "--json", "--workdir", str(workdir)).stdout)
     assert again == status
-    assert "False" in proc.stdout  # publish reports no new release
+    for stage in ("dedup", "publish"):  # their inputs are unchanged: Prefect's cache answers
+        assert re.search(rf"{stage}\s*│\s*cached\s*│\s*True", proc.stdout), proc.stdout
+    assert not re.search(r"verify\s*│\s*cached", proc.stdout)  # only pure stages are cached
+    refreshed = run_cli("rebuild", pipeline, "--workdir", str(workdir), "--refresh-cache")
+    assert "cached" not in refreshed.stdout and re.search(r"publish\s*│\s*new\s*│\s*False",
+                                                          refreshed.stdout)
+    assert json.loads(run_cli("status", "--json", "--workdir", str(workdir)).stdout) == status
 
 
 def test_smollm2_ran_for_real_and_its_attempts_are_published(rebuilt):
