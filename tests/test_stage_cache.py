@@ -23,7 +23,8 @@ def _pipeline(tmp: Path, threshold: float = 0.7, trials: int = 5) -> Path:
         item.write_text("import torch\nclass Model(torch.nn.Module):\n    pass\n")
     path = tmp / "p.yaml"
     path.write_text(f"name: t\nsources: [{{kind: local, path: {tmp}}}]\n"
-                    f"verify: {{device: cpu, trials: {trials}}}\ndedup:\n  near: {{threshold: {threshold}}}\n  decontaminate:\n"
+                    f"verify: {{device: cpu, trials: {trials}}}\n"
+                    f"dedup:\n  near: {{threshold: {threshold}}}\n  decontaminate:\n"
                     f"    sets: [{{name: kb, path: {tmp / 'evals'}}}]\n")
     return path
 
