@@ -8,6 +8,7 @@ cached on their inputs (kcorpus/stage_cache.py), so an unchanged rebuild skips t
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from prefect import flow, task
@@ -52,12 +53,13 @@ def _stage_flow(name: str):
         if name in RETRIES:
             run = run.with_options(retries=RETRIES[name],
                                    retry_delay_seconds=exponential_backoff(backoff_factor=30))
+        t0 = time.perf_counter()
         state = run(name, pipeline, workdir, return_state=True)
         result = state.result()
-        if state.name != "Cached":
-            return result
-        return {"cached": True, **{k: result[k] for k in KEEP_WHEN_CACHED if k in result},
-                **({"new": False} if "new" in result else {})}
+        if state.name == "Cached":
+            result = {"cached": True, **{k: result[k] for k in KEEP_WHEN_CACHED if k in result},
+                      **({"new": False} if "new" in result else {})}
+        return {**result, "seconds": round(time.perf_counter() - t0, 2)}
 
     return stage
 

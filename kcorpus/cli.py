@@ -37,7 +37,9 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
             workdir: Path = WorkdirOpt,
             refresh_cache: bool = typer.Option(False, "--refresh-cache",
                                                help="run dedup and publish even if their "
-                                                    "inputs are unchanged")) -> None:
+                                                    "inputs are unchanged"),
+            as_json: bool = typer.Option(False, "--json", help="print one JSON object, "
+                                         "{stage: counts}, instead of the table")) -> None:
     """Run every stage of PIPELINE (mine, synth, verify, dedup, publish) as a Prefect flow."""
     try:
         cfg = load_config(pipeline)
@@ -47,6 +49,9 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
     from flows.rebuild import rebuild as rebuild_flow
 
     results = rebuild_flow(str(pipeline), str(workdir.resolve()), refresh_cache)
+    if as_json:
+        sys.stdout.write(json.dumps(results, default=str) + "\n")
+        return
     table = Table(title=f"rebuild {cfg.name}")
     for col in ("stage", "count", "value"):
         table.add_column(col)

@@ -6,9 +6,9 @@ own input sizes (so every source gives six distinct problems), and the sample's 
 completions for them (replay), verified in the Triton interpreter on the CPU (the default 5
 trials). Each rebuild runs `kcorpus rebuild` in a fresh process against a running Prefect server
 (`PREFECT_API_URL`), as deployments from prefect.yaml and `kcorpus serve` run: the reported
-`full_seconds`, `unchanged_seconds` and `incremental_seconds`. With `--ephemeral` the same three
-rebuilds also run with no server, where each process starts Prefect's temporary one
-(`ephemeral_*`). The last line is one JSON object.
+`full_seconds`, `unchanged_seconds` and `incremental_seconds`, with each stage's seconds. With
+`--ephemeral` the same three rebuilds also run with no server, where each process starts
+Prefect's temporary one (under `ephemeral`). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from kcorpus.bench.report import print_result
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "sample"
 FILES = ["models/linear_relu.py", "models/softmax_temperature.py", "models/layers/rms_norm.py",
@@ -65,19 +64,23 @@ def write_pipeline(base: Path, sources: list[Path]) -> Path:
     return path
 
 
-def rebuild(pipeline: Path, workdir: Path, env: dict) -> float:
+def rebuild(pipeline: Path, workdir: Path, env: dict) -> tuple[float, dict[str, float]]:
+    """Wall seconds of one `kcorpus rebuild` process, and the seconds of each stage in it."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "kcorpus", "rebuild", str(pipeline), "--workdir",
-                    str(workdir)], check=True, capture_output=True, text=True, env=env)
-    return time.perf_counter() - t0
+    proc = subprocess.run([sys.executable, "-m", "kcorpus", "rebuild", str(pipeline),
+                           "--workdir", str(workdir), "--json"], check=True, capture_output=True,
+                          text=True, env=env)
+    wall = time.perf_counter() - t0
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return wall, {stage: r["seconds"] for stage, r in results.items()}
 
 
-def three_rebuilds(base: Path, sources: list[Path], env: dict) -> tuple[float, float, float]:
-    """(full, unchanged, one source added) seconds, in a fresh work directory."""
+def three_rebuilds(base: Path, sources: list[Path], env: dict) -> list[tuple[float, dict]]:
+    """Full, unchanged and one-source-added rebuilds in a fresh work directory."""
     wd = base / f"wd-{len(list(base.glob('wd-*')))}"
-    full = rebuild(write_pipeline(base, sources[:-1]), wd, env)
-    again = rebuild(write_pipeline(base, sources[:-1]), wd, env)
-    return full, again, rebuild(write_pipeline(base, sources), wd, env)
+    return [rebuild(write_pipeline(base, sources[:-1]), wd, env),
+            rebuild(write_pipeline(base, sources[:-1]), wd, env),
+            rebuild(write_pipeline(base, sources), wd, env)]
 
 
 @contextlib.contextmanager
@@ -105,6 +108,15 @@ def prefect_server(home: Path):
         proc.wait(timeout=30)
 
 
+def summary(runs: list[tuple[float, dict]], sources: int) -> dict:
+    (full, full_stages), (again, again_stages), (inc, inc_stages) = runs
+    return {"sources": sources, "problems_per_source": len(FILES),
+            "full_seconds": round(full, 1), "unchanged_seconds": round(again, 1),
+            "incremental_seconds": round(inc, 1), "incremental_share": round(inc / full, 3),
+            "stage_seconds": {"full": full_stages, "unchanged": again_stages,
+                              "incremental": inc_stages}}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sources", type=int, default=20)
@@ -117,18 +129,28 @@ def main(argv: list[str] | None = None) -> int:
         home = {**os.environ, "PREFECT_HOME": str(base / "prefect-ephemeral")}
         home.pop("PREFECT_API_URL", None)
         with prefect_server(base / "prefect-server") as url:
-            full, again, inc = three_rebuilds(base, sources, {**home, "PREFECT_API_URL": url})
-        result = {"sources": a.sources, "problems_per_source": len(FILES),
-                  "full_seconds": round(full, 1), "unchanged_seconds": round(again, 1),
-                  "incremental_seconds": round(inc, 1), "incremental_share": round(inc / full, 3)}
+            runs = three_rebuilds(base, sources, {**home, "PREFECT_API_URL": url})
+        result = summary(runs, a.sources)
         if a.ephemeral:
-            e_full, e_again, e_inc = three_rebuilds(base, sources, home)
-            result.update(ephemeral_full_seconds=round(e_full, 1),
-                          ephemeral_unchanged_seconds=round(e_again, 1),
-                          ephemeral_incremental_seconds=round(e_inc, 1),
-                          ephemeral_incremental_share=round(e_inc / e_full, 3))
-    print_result(result)
+            result["ephemeral"] = summary(three_rebuilds(base, sources, home), a.sources)
+    print(table(result))
+    sys.stdout.write(json.dumps(result) + "\n")
     return 0
+
+
+def table(result: dict) -> str:
+    stages = result["stage_seconds"]
+    lines = [f"{result['sources']} sources of {result['problems_per_source']} problems, "
+             "against a Prefect server",
+             f"{'':<22}{'full':>8}{'unchanged':>11}{'+1 source':>11}"]
+    for stage in stages["full"]:
+        lines.append(f"{'  ' + stage:<22}" + "".join(
+            f"{stages[run].get(stage, 0):>{w}.1f}"
+            for run, w in (("full", 8), ("unchanged", 11), ("incremental", 11))))
+    lines.append(f"{'rebuild (process)':<22}{result['full_seconds']:>8.1f}"
+                 f"{result['unchanged_seconds']:>11.1f}{result['incremental_seconds']:>11.1f}")
+    lines.append(f"incremental share: {result['incremental_share']:.3f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
