@@ -112,6 +112,22 @@ def test_a_publish_that_fails_half_way_leaves_the_previous_release(tmp_path, pip
         assert v2["version"] == "v2" and (root / "latest").resolve() == Path(v2["location"])
 
 
+def test_a_release_written_but_not_recorded_is_recorded_not_written_again(tmp_path, pipeline):
+    """A publish killed between renaming the release into place and inserting its row."""
+    cfg = load_config(pipeline)
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        _seed(cat, {"a": P.HONEST}, passed={"a"})
+        dedup(cat)
+        v1 = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+        before = {p: p.stat().st_mtime_ns for p in v1.rglob("*") if p.is_file()}
+        cat.con.execute("DELETE FROM releases")
+        again = publish(cat, cfg, tmp_path / "wd")
+        assert again["version"] == "v1" and again["new"] and Path(again["location"]) == v1
+        assert sorted(p.name for p in v1.parent.iterdir()) == ["latest", "v1"]
+        assert {p: p.stat().st_mtime_ns for p in v1.rglob("*") if p.is_file()} == before
+        assert cat.rows("SELECT version FROM releases") == [{"version": "v1"}]
+
+
 def test_releases_of_the_same_name_load_their_own_rows(tmp_path, pipeline):
     """datasets caches local datasets by directory name and card: each release must differ."""
     cfg = load_config(pipeline)

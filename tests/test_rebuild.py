@@ -118,9 +118,13 @@ def test_a_second_rebuild_adds_no_row_and_skips_the_cached_stages(rebuilt):
     for stage in ("dedup", "publish"):  # their inputs are unchanged: Prefect's cache answers
         assert re.search(rf"{stage}\s*│\s*cached\s*│\s*True", proc.stdout), proc.stdout
     assert not re.search(r"verify\s*│\s*cached", proc.stdout)  # only pure stages are cached
-    refreshed = run_cli("rebuild", pipeline, "--workdir", str(workdir), "--refresh-cache")
-    assert "cached" not in refreshed.stdout and re.search(r"publish\s*│\s*new\s*│\s*False",
-                                                          refreshed.stdout)
+    refreshed = run_cli("rebuild", pipeline, "--workdir", str(workdir), "--refresh-cache",
+                        "--json")
+    results = json.loads(refreshed.stdout.strip().splitlines()[-1])
+    assert list(results) == ["mine", "problems", "synth", "verify", "refine", "dedup", "publish"]
+    assert not any("cached" in r for r in results.values())
+    assert results["publish"]["new"] is False and results["publish"]["version"] == "v1"
+    assert all(r["seconds"] >= 0 for r in results.values())
     assert json.loads(run_cli("status", "--json", "--workdir", str(workdir)).stdout) == status
 
 

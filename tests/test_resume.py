@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -55,21 +56,37 @@ def _verified(workdir: Path) -> dict[str, str]:
                 for r in cat.rows("SELECT candidate_id, verified_at FROM verdicts")}
 
 
+def _kill_during(pipeline: Path, workdir: Path, stage: str, delay: float) -> None:
+    """Start a rebuild and SIGKILL it `delay` seconds after its `stage` subflow began."""
+    proc = subprocess.Popen([*KCORPUS, "rebuild", str(pipeline), "--workdir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=os.environ.copy())
+    began = any(f"for flow 'kcorpus-{stage}'" in line for line in proc.stderr)
+    assert began, f"the {stage} stage never began"
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGKILL)  # the flow, its fork server and its children
+    proc.wait()
+
+
 def test_killed_rebuilds_resume_to_the_same_catalog(tmp_path):
+    """Kills at random points: in problems and verify (the long stages), and in one other
+    stage drawn at random; each point is uniform over that stage's length in the reference
+    run. The seed is in the failure message."""
     pipeline = _pipeline(tmp_path)
-    run_cli("rebuild", str(pipeline), "--workdir", str(tmp_path / "ref"))
+    ref = run_cli("rebuild", str(pipeline), "--workdir", str(tmp_path / "ref"), "--json")
+    seconds = {k: v["seconds"] for k, v in json.loads(ref.stdout.splitlines()[-1]).items()}
     reference = _snapshot(tmp_path / "ref")
     assert reference["verdicts"] and reference["releases"] == 1
-    for delay in (6.0, 14.0):  # during mining/probing, and during verification
-        wd = tmp_path / f"killed-{delay:g}"
-        proc = subprocess.Popen([*KCORPUS, "rebuild", str(pipeline), "--workdir", str(wd)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, env=os.environ.copy())
-        time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGKILL)  # the flow, its fork server and its children
-        proc.wait()
+    seed = int(os.environ.get("KCORPUS_RESUME_SEED", random.randrange(10**6)))
+    rng = random.Random(seed)
+    stages = ["problems", "verify", rng.choice(["mine", "synth", "dedup", "publish"])]
+    for stage in stages:
+        delay = rng.uniform(0, seconds[stage])
+        where = f"killed {delay:.2f} s into {stage} (seed {seed})"
+        wd = tmp_path / f"killed-{stage}"
+        _kill_during(pipeline, wd, stage, delay)
         before = _verified(wd)
         run_cli("rebuild", str(pipeline), "--workdir", str(wd))
-        assert _snapshot(wd) == reference, f"killed after {delay} s"
+        assert _snapshot(wd) == reference, where
         after = _verified(wd)
-        assert all(after[c] == t for c, t in before.items()), "a finished verdict was redone"
+        assert all(after[c] == t for c, t in before.items()), f"a verdict was redone: {where}"

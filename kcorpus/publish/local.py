@@ -50,7 +50,7 @@ def write_release(root: Path, version: str, tables: dict[str, pa.Table],
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _point_latest(root, version)
+    point_latest(root, version)
     return final
 
 
@@ -72,12 +72,12 @@ def remove_release(root: Path, version: str) -> None:
     left = sorted((p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink()
                    and p.name.startswith("v") and p.name[1:].isdigit()), key=lambda v: int(v[1:]))
     if left:
-        _point_latest(root, left[-1])
+        point_latest(root, left[-1])
     elif (root / "latest").is_symlink():
         (root / "latest").unlink()
 
 
-def _point_latest(root: Path, version: str) -> None:
+def point_latest(root: Path, version: str) -> None:
     link = root / "latest"
     tmp = root / ".latest.tmp"
     if tmp.is_symlink() or tmp.exists():

@@ -39,7 +39,8 @@ def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
     if latest and latest[0]["content_hash"] == digest:
         return {"version": latest[0]["version"], "location": latest[0]["location"], "new": False}
     root = release_root(cfg, workdir)
-    version = _next_version(catalog, root)
+    orphan = _unrecorded_release(catalog, root, digest)
+    version = orphan or _next_version(catalog, root)
     created = datetime.now(UTC)
     counts = {name: t.num_rows for name, t in tables.items()}
     sources = catalog.rows("SELECT repo_name, kind, url, commit_sha, license FROM sources "
@@ -52,11 +53,16 @@ def publish(catalog: Catalog, cfg: PipelineConfig, workdir: Path) -> dict:
                 "sources": sources, "decontamination": excluded}
     context = _card_context(cfg, tables, manifest, sources, root / version)
     svg = _speedup_plot(tables["pairs"], context)
-    path = local.write_release(
-        root, version, tables,
-        lambda sizes: card.render({**context, "yaml_header": card.yaml_header(
-            local.data_files(tables), sorted({s["license"] for s in sources}), tables, sizes)}),
-        manifest, {"speedups.svg": svg} if svg else None)
+    path = root / version
+    if orphan is not None:
+        local.point_latest(root, version)
+    else:
+        path = local.write_release(
+            root, version, tables,
+            lambda sizes: card.render({**context, "yaml_header": card.yaml_header(
+                local.data_files(tables), sorted({s["license"] for s in sources}), tables,
+                sizes)}),
+            manifest, {"speedups.svg": svg} if svg else None)
     target, location, commit = "local", str(path), ""
     if cfg.publish.target == "hub":
         hub_target = hub.HubTarget.from_config(cfg.publish)
@@ -84,6 +90,21 @@ def _speedup_plot(pairs: pa.Table, context: dict) -> str | None:
         {"arch": a, "pairs": len(v), "geomean": round(plot.geometric_mean(v), 3),
          "faster": sum(x > 1 for x in v)} for a, v in sorted(by_arch.items())]
     return plot.speedup_svg(by_arch)
+
+
+def _unrecorded_release(catalog: Catalog, root: Path, digest: str) -> str | None:
+    """A release directory of this very content that the catalog does not list: a run killed
+    between writing it and recording it. It is recorded now instead of written again."""
+    recorded = {r["version"] for r in catalog.rows("SELECT version FROM releases")}
+    if not root.is_dir():
+        return None
+    for path in sorted(root.iterdir()):
+        manifest = path / "manifest.json"
+        if path.name in recorded or path.name.startswith(".") or not manifest.is_file():
+            continue
+        if json.loads(manifest.read_text()).get("content_hash") == digest:
+            return path.name
+    return None
 
 
 def _next_version(catalog: Catalog, root: Path) -> str:

@@ -42,11 +42,14 @@ def resolve_device(device: str) -> tuple[str, str, str]:
 
 
 def pending(catalog: Catalog, arch: str) -> list[dict]:
+    """Candidates without a verdict, the biggest problems (bytes their reference moved) first:
+    longest jobs first keeps one slow candidate from running alone at the end of the stage."""
     return catalog.rows(
         "SELECT c.candidate_id, c.code, c.backend, p.code AS problem_code FROM candidates c "
-        "JOIN problems p USING (problem_id) WHERE NOT EXISTS (SELECT 1 FROM verdicts v "
-        "WHERE v.candidate_id = c.candidate_id AND v.verifier_version = ? AND v.gpu_arch = ?) "
-        "ORDER BY c.candidate_id", [VERIFIER_VERSION, arch])
+        "JOIN problems p USING (problem_id) LEFT JOIN probes pr USING (problem_id) "
+        "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.candidate_id = c.candidate_id "
+        "AND v.verifier_version = ? AND v.gpu_arch = ?) "
+        "ORDER BY pr.bytes_moved DESC NULLS LAST, c.candidate_id", [VERIFIER_VERSION, arch])
 
 
 def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
