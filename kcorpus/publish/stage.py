@@ -100,7 +100,8 @@ def _unrecorded_release(catalog: Catalog, root: Path, digest: str) -> str | None
         return None
     for path in sorted(root.iterdir()):
         manifest = path / "manifest.json"
-        if path.name in recorded or path.name.startswith(".") or not manifest.is_file():
+        if (path.name in recorded or path.name.startswith(".") or path.is_symlink()
+                or not manifest.is_file()):
             continue
         if json.loads(manifest.read_text()).get("content_hash") == digest:
             return path.name
