@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.artifacts import create_markdown_artifact
 from prefect.settings import temporary_settings
 from prefect.tasks import exponential_backoff
@@ -38,10 +38,10 @@ def _stage_key(context, parameters: dict) -> str:
                      Path(parameters["workdir"]))
 
 
-@task(name="kcorpus-cached-stage", cache_key_fn=_stage_key, persist_result=True)
-def cached_stage_task(name: str, pipeline: str, workdir: str) -> dict:
-    """A cacheable stage, skipped while everything its result depends on is unchanged."""
-    return run_stage(name, load_config(pipeline), Path(workdir))
+# a cacheable stage, skipped while everything its result depends on is unchanged
+cached_stage_task = stage_task.with_options(
+    name="kcorpus-cached-stage", cache_policy=CachePolicy.from_cache_key_fn(_stage_key),
+    persist_result=True)
 
 
 def _stage_flow(name: str):

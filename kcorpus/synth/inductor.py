@@ -45,8 +45,10 @@ class InductorBackend:
         limits = sandbox.Limits(timeout_s=self.spec.timeout_s, memory_mb=memory, parallel=workers)
         completions, rejects = [], []
         slots = self.verify_cfg.gpu_slots if self.verify_cfg else 1
-        with gpu_slots.hold_gpu("cuda" if jobs else "cpu", slots):  # autotuning times on the GPU
-            self.answers = list(sandbox.run_jobs(jobs, limits, "cuda")) if jobs else []
+        self.answers = []
+        if jobs:
+            with gpu_slots.hold_gpu("cuda", slots):  # autotuning times kernels on the GPU
+                self.answers = list(sandbox.run_jobs(jobs, limits, "cuda"))
         for answer in self.answers:
             pid, mode = json.loads(answer["id"])
             result = self._completion(by_id[pid], mode, answer)
