@@ -60,6 +60,14 @@ def pipeline(tmp_path) -> Path:
     return write_pipeline(tmp_path / "p.yaml", "name: demo\nsources:\n  - {kind: local, path: repo}\n")
 
 
+def _published(cat: Catalog, cfg, workdir: Path, candidates: dict[str, str], passed: set[str],
+               **seed) -> Path:
+    """Seed the catalog, dedup it and publish it; the release's directory."""
+    _seed(cat, candidates, passed=passed, **seed)
+    dedup(cat)
+    return Path(publish(cat, cfg, workdir)["location"])
+
+
 def test_duplicates_publish_once_and_an_unchanged_release_is_not_republished(tmp_path, pipeline):
     cfg = load_config(pipeline)
     with Catalog(tmp_path / "c.duckdb") as cat:
@@ -84,9 +92,7 @@ def test_duplicates_publish_once_and_an_unchanged_release_is_not_republished(tmp
 def test_a_publish_that_fails_half_way_leaves_the_previous_release(tmp_path, pipeline, monkeypatch):
     cfg = load_config(pipeline)
     with Catalog(tmp_path / "c.duckdb") as cat:
-        _seed(cat, {"a": P.HONEST}, passed={"a"})
-        dedup(cat)
-        v1 = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+        v1 = _published(cat, cfg, tmp_path / "wd", {"a": P.HONEST}, {"a"})
         before = {p: p.read_bytes() for p in v1.rglob("*") if p.is_file()}
         _seed(cat, {"w": P.WRONG}, passed=set())  # new rows: the next publish is a new release
         dedup(cat)
@@ -116,9 +122,7 @@ def test_a_release_written_but_not_recorded_is_recorded_not_written_again(tmp_pa
     """A publish killed between renaming the release into place and inserting its row."""
     cfg = load_config(pipeline)
     with Catalog(tmp_path / "c.duckdb") as cat:
-        _seed(cat, {"a": P.HONEST}, passed={"a"})
-        dedup(cat)
-        v1 = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+        v1 = _published(cat, cfg, tmp_path / "wd", {"a": P.HONEST}, {"a"})
         before = {p: p.stat().st_mtime_ns for p in v1.rglob("*") if p.is_file()}
         cat.con.execute("DELETE FROM releases")
         again = publish(cat, cfg, tmp_path / "wd")
@@ -144,10 +148,8 @@ def test_releases_of_the_same_name_load_their_own_rows(tmp_path, pipeline):
 def test_the_card_embeds_a_speedup_plot_when_pairs_were_timed(tmp_path, pipeline):
     cfg = load_config(pipeline)
     with Catalog(tmp_path / "c.duckdb") as cat:
-        _seed(cat, {"a": P.HONEST, "t": P.TWO_KERNELS}, passed={"a", "t"},
-              speedups={"a": 1.6, "t": 0.5})
-        dedup(cat)
-        release = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+        release = _published(cat, cfg, tmp_path / "wd", {"a": P.HONEST, "t": P.TWO_KERNELS},
+                             {"a", "t"}, speedups={"a": 1.6, "t": 0.5})
     svg = (release / "speedups.svg").read_text()
     assert svg.startswith("<svg") and "sm_90 (2)" in svg and svg.count("<rect") == 10
     readme = (release / "README.md").read_text()
@@ -158,8 +160,6 @@ def test_the_card_embeds_a_speedup_plot_when_pairs_were_timed(tmp_path, pipeline
 def test_an_interpreter_only_release_says_it_has_no_speedups(tmp_path, pipeline):
     cfg = load_config(pipeline)
     with Catalog(tmp_path / "c.duckdb") as cat:
-        _seed(cat, {"a": P.HONEST}, passed={"a"})
-        dedup(cat)
-        release = Path(publish(cat, cfg, tmp_path / "wd")["location"])
+        release = _published(cat, cfg, tmp_path / "wd", {"a": P.HONEST}, {"a"})
     assert not (release / "speedups.svg").exists()
     assert "no speedup plot" in (release / "README.md").read_text()
