@@ -50,7 +50,7 @@ def hold_gpu(device: str, slots: int = 1) -> Iterator[None]:
 def ensure_limits(names: list[str], slots: int) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
         for name in names:
@@ -60,5 +60,10 @@ def ensure_limits(names: list[str], slots: int) -> None:
                 try:
                     client.create_global_concurrency_limit(
                         GlobalConcurrencyLimitCreate(name=name, limit=slots))
-                except ObjectAlreadyExists:  # another process created it first
-                    pass
+                except Exception as e:
+                    # Another holder created it first: a 409, or a 500 where the server's
+                    # SQLite reports the unique name. Only a limit still missing is an error.
+                    try:
+                        client.read_global_concurrency_limit_by_name(name)
+                    except ObjectNotFound:
+                        raise e from None
