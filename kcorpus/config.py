@@ -162,6 +162,7 @@ class VerifyConfig(_Model):
     trials: int = Field(5, ge=1, le=100)
     timeout_s: float = Field(120.0, gt=0)
     forward_timeout_s: float = Field(10.0, gt=0, description="Python in forward outside kernels")
+    tune_budget_s: float = Field(300.0, gt=0, description="compiling and autotuning, apart from timeout_s")
     memory_mb: int = Field(8192, ge=512)
     workers: int = Field(2, ge=1, le=64)
     lenient: bool = False

@@ -19,10 +19,7 @@ CASES = {  # name: (problem, candidate, expected failure code; "" means it must 
     "cache_by_input_identity": (P.PROBLEM, P.CACHE_BY_IDENTITY,
                                 {codes.MISMATCH, codes.NO_TRITON_LAUNCH}),
     "decoy_kernel_never_launched": (P.PROBLEM, P.NO_LAUNCH, {codes.NO_TRITON_LAUNCH}),
-    "try_except_fallback": (P.PROBLEM, P.variant(
-        "        x = x.contiguous()\n", "        try:\n            x = x.contiguous()\n"
-        "        except Exception:\n            return torch.relu(x * self.weight)\n"),
-        {codes.TRY_EXCEPT}),
+    "try_except_fallback": (P.PROBLEM, P.FALLBACK, {codes.TORCH_OPS}),
     "subclassing_model": (P.PROBLEM, P.variant("class ModelNew(nn.Module)",
                                                "class ModelNew(Model)"), {codes.USES_REFERENCE}),
     "lazy_tensor_subclass": (P.PROBLEM, P.LAZY_SUBCLASS, {codes.NOT_A_TENSOR}),
@@ -35,6 +32,9 @@ CASES = {  # name: (problem, candidate, expected failure code; "" means it must 
     "torch_op_under_built_name": (P.PROBLEM, P.RUNTIME_NAME.replace("'relu'", "'re' + 'lu'"),
                                   {codes.FORBIDDEN_CALL}),
     "torch_op_by_operator": (P.PROBLEM, P.TORCH_OPS, {codes.TORCH_OPS}),
+    "honest_try_except_that_never_falls_back": (P.PROBLEM, P.variant(
+        "        x = x.contiguous()\n", "        try:\n            x = x.contiguous()\n"
+        "        except Exception:\n            return torch.relu(x * self.weight)\n"), {""}),
     # honest, some of them awkward
     "honest": (P.PROBLEM, P.HONEST, {""}),
     "honest_masked_tail": (P.PROBLEM.replace("randn(6, 100)", "randn(7, 93)").replace(

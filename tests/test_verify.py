@@ -31,13 +31,13 @@ STATIC_CASES = {
     "def broken(:\n": codes.PARSE_ERROR,
     P.HEADER + P.KERNEL: codes.NO_MODELNEW,
     P.HEADER + P.MODEL_NEW.replace("scale_relu[", "other["): codes.NO_KERNEL,
-    P.variant("        scale_relu[(triton.cdiv(n, 128),)](x, self.weight, out, n, "
-              "self.weight.numel(), BLOCK=128)\n", "        out.copy_(x)\n"):  # a decoy kernel
-        codes.UNREACHABLE_KERNEL,
-    "import os\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
-    P.variant("        x = x.contiguous()\n",
-              "        try:\n            x = x.contiguous()\n        except Exception:\n"
-              "            return torch.relu(x)\n"): codes.TRY_EXCEPT,
+    "import gc\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
+    "import numpy as np\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
+    "import threading\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
+    "from torch.utils._python_dispatch import _disable_current_modes\n" + P.HONEST:
+        codes.FORBIDDEN_IMPORT,
+    "from torch.utils.cpp_extension import load_inline\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
+    "import some_package_no_worker_has\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
     P.variant("class ModelNew(nn.Module)", "class ModelNew(Model)"): codes.USES_REFERENCE,
     P.variant("        return out\n", "        torch.cuda.synchronize = lambda: None\n"
               "        return out\n"): codes.PATCHING,
@@ -46,16 +46,52 @@ STATIC_CASES = {
     P.variant("        return out\n", "        return eval('out')\n"): codes.FORBIDDEN_CALL,
     P.variant("        return out\n", "        return getattr(torch, 'rel' + 'u')(x)\n"):
         codes.FORBIDDEN_CALL,
-    P.variant("        return out\n", "        return torch.matmul(out, out.t())\n"):
-        codes.TORCH_OPS,
+    P.variant("        return out\n", "        with torch._C._DisableTorchDispatch():\n"
+              "            return torch.relu(x * self.weight)\n"): codes.FORBIDDEN_CALL,
+    P.variant("        return out\n", "        return x.clone().apply_(lambda v: max(v, 0.0))\n"):
+        codes.FORBIDDEN_CALL,
+    P.variant("        return out\n", "        f = self.forward.__globals__\n        return out\n"):
+        codes.FORBIDDEN_CALL,
+    P.variant("        return out\n", "        return torch.frombuffer(bytearray(8), dtype=torch.float32)\n"):
+        codes.FORBIDDEN_CALL,
 }
 
-
+# what real repositories write: allowed statically since verifier 0.3, the run decides
+STATIC_ALLOWED = {
+    "try_except": P.variant("        x = x.contiguous()\n", "        try:\n            x = x.contiguous()\n"
+                            "        except Exception:\n            return torch.relu(x)\n"),
+    "stdlib_imports": "import os\nimport contextlib\nimport types\nimport functools\n"
+                      "import warnings\nimport logging\n" + P.HONEST,
+    "partial_launch": P.variant("        scale_relu[(", "        launch = functools.partial(scale_relu[(")
+    .replace("BLOCK=128)\n", "BLOCK=128))\n        launch()\n")
+    .replace("import torch\n", "import functools\nimport torch\n", 1),
+    "dunders_and_device_queries": P.variant("        return out\n",
+                                            "        name = type(self).__name__\n"
+                                            "        if torch.cuda.is_available():\n"
+                                            "            torch.cuda.current_device()\n"
+                                            "        return out\n"),
+    "torch_compute_is_listed_not_failed": P.variant("        return out\n",
+                                                    "        return torch.matmul(out, out.t())\n"),
+}
 @pytest.mark.parametrize("code, expected", list(STATIC_CASES.items()),
                          ids=list(range(len(STATIC_CASES))))
 def test_static_rejections(code, expected):
     result = static.check(code)
     assert result.failure_code == expected, result.message
+
+
+@pytest.mark.parametrize("name", list(STATIC_ALLOWED))
+def test_static_allows_what_real_repositories_write(name):
+    result = static.check(STATIC_ALLOWED[name])
+    assert result.passed, result.message
+    if name == "torch_compute_is_listed_not_failed":
+        assert result.torch_ops == ["torch.matmul"]
+
+
+def test_every_static_rule_states_its_reason():
+    for table in (static.DENIED_MODULES, static.FORBIDDEN_CALLS, static.HIDDEN_TENSOR_SOURCES,
+                  static.DENIED_TORCH, static.DENIED_EXTRA):
+        assert all(isinstance(why, str) and len(why) > 10 for why in table.values())
 
 
 def test_static_accepts_honest_code_whose_text_mentions_banned_words():
@@ -70,7 +106,7 @@ def test_static_accepts_honest_code_whose_text_mentions_banned_words():
 
 def test_an_honest_candidate_passes_with_its_context():
     v = sandbox.run_job(job(P.HONEST), LIMITS)
-    assert v["passed"] and v["stage"] == "correctness" and v["failure_code"] == ""
+    assert v["passed"] and v["stage"] == "provenance" and v["failure_code"] == ""
     assert v["trials"] == 5 and v["triton_launches"] == 1 and v["torch_ops"] == []
     assert v["interpreter"] is True and v["gpu_arch"] == "cpu" and v["torch_version"]
 

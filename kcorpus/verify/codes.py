@@ -1,16 +1,16 @@
 """Failure codes and the verifier version (standard library only: GPU workers import this)."""
 
-VERIFIER_VERSION = "0.2.0"
+VERIFIER_VERSION = "0.3.0"  # 0.3: kernel ablation, OS sandbox, domain-kept inputs, fresh timing inputs
 
 # static stage
 NO_CODE = "NO_CODE"                        # the completion holds no program
 PARSE_ERROR = "PARSE_ERROR"                # the program does not parse
 NO_MODELNEW = "NO_MODELNEW"                # no class ModelNew
 NO_KERNEL = "NO_KERNEL"                    # no @triton.jit kernel
-UNREACHABLE_KERNEL = "UNREACHABLE_KERNEL"  # kernels exist but forward cannot launch any
-FORBIDDEN_IMPORT = "FORBIDDEN_IMPORT"      # imports outside torch/triton/math/...
-FORBIDDEN_CALL = "FORBIDDEN_CALL"          # eval/exec/open/getattr with a built name/...
-TRY_EXCEPT = "TRY_EXCEPT"                  # try/except: a fallback path around the kernel
+UNREACHABLE_KERNEL = "UNREACHABLE_KERNEL"  # verifier < 0.3 only: launches are now counted at run time
+FORBIDDEN_IMPORT = "FORBIDDEN_IMPORT"      # a module whose effects the run cannot observe (static.py)
+FORBIDDEN_CALL = "FORBIDDEN_CALL"          # eval/exec, built names, introspection, torch internals
+TRY_EXCEPT = "TRY_EXCEPT"                  # verifier < 0.3 only: try/except is allowed now
 USES_REFERENCE = "USES_REFERENCE"          # calls or subclasses the reference Model
 SIDE_STREAM = "SIDE_STREAM"                # threads or CUDA streams
 PATCHING = "PATCHING"                      # assigns into torch/triton/time/... modules
@@ -31,5 +31,12 @@ SHAPE_MISMATCH = "SHAPE_MISMATCH"          # output structure, shape or dtype di
 INPUT_MUTATION = "INPUT_MUTATION"          # forward changed its inputs
 OUTPUT_ALIAS = "OUTPUT_ALIAS"              # an output shares storage with an input
 NOT_A_TENSOR = "NOT_A_TENSOR"              # an output is a tensor subclass, lazy or storage-less
+HOST_COMPUTE = "HOST_COMPUTE"              # forward built tensors from host values (lists, NumPy, .item())
+INTERPRETER_UNSUPPORTED = "INTERPRETER_UNSUPPORTED"  # Triton's CPU interpreter cannot run the kernel
+AUTOTUNE_TIMEOUT = "AUTOTUNE_TIMEOUT"      # compiling and autotuning ran past their own budget
+# provenance stage
+KERNEL_NOT_USED = "KERNEL_NOT_USED"        # outputs stay correct with the candidate's kernels ablated
+# sandbox
+SANDBOX_VIOLATION = "SANDBOX_VIOLATION"    # tried to read or write outside its directory, or the network
 
-STAGES = ("static", "compile", "correctness", "timing")
+STAGES = ("static", "compile", "correctness", "provenance", "timing")

@@ -1,5 +1,14 @@
 """Inputs, weights and output comparison for the correctness stage (torch only).
 
+Inputs keep the problem's domain. Every trial draws `get_inputs()` afresh under its own seed;
+the redraws (`scaled`, `uniform`, `offset`) are used for a problem only where they keep what
+`get_inputs()` evidently guarantees over several draws (`infer_domain`): sign, the [-1, 1]
+range, integer values, and tensors that never change (tables such as rotary cos/sin, masks,
+indices: never redrawn). A redraw that breaks a guarantee is skipped and recorded, as is a trial
+whose reference turns non-finite; the candidate is never charged for either. A resized batch
+takes whole rows of the given inputs (the same rows for every tensor with that batch size), so
+values and the relations between tensors stay as the problem made them.
+
 Tolerances by dtype (atol, rtol): fp64 1e-6, fp32 1e-4, tf32 1e-3, fp16/bf16 1e-2. An output
 passes when every element is within `atol + rtol * |ref|` and, so that near-zero problems cannot
 be passed by returning zeros, the largest error is at most `MAGNITUDE_FACTOR * rtol` times the
@@ -31,11 +40,88 @@ class CheckFailed(Exception):
         self.code = code
 
 
-def draw_inputs(get_inputs, seed: int, dist: str) -> list:
-    """get_inputs() under `seed`, floating tensors redrawn from distribution `dist`."""
+class Skipped(Exception):
+    """A trial the verifier will not use: it would change the problem, not test the candidate."""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Per input, what get_inputs() evidently guarantees ("nonneg", "positive", "unit",
+    "integral", "fixed"); None for inputs that are not floating tensors."""
+    props: tuple = ()
+
+
+def draw_inputs(get_inputs, seed: int, dist: str, domain: Domain | None = None) -> list:
+    """get_inputs() under `seed`, floating tensors redrawn from distribution `dist`, except the
+    ones the domain says never change."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 7919)
-    return [_redraw(x, dist, gen) for x in get_inputs()]
+    props = domain.props if domain else ()
+    return [x if i < len(props) and props[i] and "fixed" in props[i] else _redraw(x, dist, gen)
+            for i, x in enumerate(get_inputs())]
+
+
+def infer_domain(get_inputs, seed: int, draws: int = 3) -> Domain:
+    samples = [draw_inputs(get_inputs, seed + k, "given") for k in range(draws)]
+    props = []
+    for i, x in enumerate(samples[0]):
+        values = [s[i] for s in samples if i < len(s)]
+        ok = len(values) == draws and all(
+            isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel() and v.shape == x.shape
+            for v in values)
+        props.append(_guarantees(values) if ok else None)
+    return Domain(tuple(props))
+
+
+def _guarantees(values: list[torch.Tensor]) -> frozenset:
+    lo = min(v.min().item() for v in values)
+    hi = max(v.max().item() for v in values)
+    found = set()
+    if lo >= 0:
+        found.add("nonneg")
+    if lo > 0:
+        found.add("positive")
+    if lo >= -1 and hi <= 1:
+        found.add("unit")
+    if all(torch.equal(v, v.round()) for v in values):
+        found.add("integral")
+    if all(torch.equal(values[0], v) for v in values[1:]):
+        found.add("fixed")
+    return frozenset(found)
+
+
+def domain_break(domain: Domain, inputs: list) -> str | None:
+    """How `inputs` leave the domain, or None when they keep it."""
+    for i, (props, x) in enumerate(zip(domain.props, inputs)):
+        if not props or not isinstance(x, torch.Tensor) or not x.numel():
+            continue
+        lo, hi = x.min().item(), x.max().item()
+        if "nonneg" in props and lo < 0:
+            return f"input {i} would be negative; get_inputs() never makes it so"
+        if "positive" in props and lo <= 0:
+            return f"input {i} would not be positive; get_inputs() always makes it so"
+        if "unit" in props and (lo < -1 or hi > 1):
+            return f"input {i} would leave [-1, 1], where get_inputs() keeps it"
+        if "integral" in props and not torch.equal(x, x.round()):
+            return f"input {i} would hold fractions; get_inputs() gives integer values"
+    return None
+
+
+def usable_distributions(get_inputs, seed: int, domain: Domain) -> tuple[list[str], dict]:
+    """The distributions this problem's trials cycle through, and the skipped ones with why."""
+    usable, skipped = ["given"], {}
+    for dist in DISTRIBUTIONS[1:]:
+        why = domain_break(domain, draw_inputs(get_inputs, seed, dist, domain))
+        if why:
+            skipped[dist] = why
+        else:
+            usable.append(dist)
+    return usable, skipped
+
+
+def finite(outputs: list) -> bool:
+    return all(torch.isfinite(o).all().item() for o in outputs
+               if isinstance(o, torch.Tensor) and o.is_floating_point())
 
 
 def _redraw(x, dist: str, gen: torch.Generator):
@@ -58,23 +144,17 @@ def odd_size(b: int) -> int:
 
 def resize_batch(inputs: list, seed: int) -> list | None:
     """The inputs with their leading (batch) dimension resized to a size that is not a power of
-    two, values resampled from the originals so they stay in the problem's domain; None when no
-    tensor input has a leading dimension."""
+    two, made of whole rows of the originals (the same rows for every tensor of that batch
+    size); None when no tensor input has a leading dimension."""
     lead = [x for x in inputs if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.numel() > 0]
     if not lead:
         return None
     b = lead[0].shape[0]
-    nb = odd_size(b)
     gen = torch.Generator().manual_seed(seed + 104729)
-    out = []
-    for x in inputs:
-        if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[0] == b and x.numel() > 0:
-            shape = (nb, *x.shape[1:])
-            flat = x.detach().reshape(-1).cpu()
-            idx = torch.randint(0, flat.numel(), (int(torch.Size(shape).numel()),), generator=gen)
-            x = flat[idx].reshape(shape).to(x.device)
-        out.append(x)
-    return out
+    rows = torch.randint(0, b, (odd_size(b),), generator=gen)
+    return [x.detach()[rows.to(x.device)]
+            if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[0] == b and x.numel() > 0
+            else x for x in inputs]
 
 
 def perturb_weights(model: torch.nn.Module, seed: int) -> None:

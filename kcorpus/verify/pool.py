@@ -9,7 +9,10 @@ and a wall-clock limit that does not count time spent waiting for the GPU lock. 
 CUDA fault or out-of-memory ends that child only and becomes its verdict.
 
 Children report on a pipe, one JSON object per line: {"phase": "wait"|"run"} while they wait
-for and hold the GPU lock, then {"verdict": {...}}.
+for and hold the GPU lock, {"phase": "tune"|"tuned"} around compiling and autotuning (which
+have their own budget, `tune_budget_s`, apart from the wall-clock limit), then {"verdict": {...}}.
+Each child is confined by isolation.py (Landlock, a network namespace, an audit hook) before
+it runs the job.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class PoolConfig:
     timeout_s: float = 120.0
     memory_mb: int = 8192
     device: str = "cpu"
+    tune_budget_s: float = 300.0  # compiling and autotuning, apart from timeout_s
+    isolate: bool = True  # Landlock and a network namespace per child (isolation.py)
 
 
 @dataclass
@@ -49,6 +54,8 @@ class _Child:
     deadline: float
     buffer: bytes = b""
     waiting_since: float | None = None
+    tuning_since: float | None = None
+    tuned_s: float = 0.0
     verdict: dict | None = None
     stderr_path: Path | None = None
     extra: dict = field(default_factory=dict)
@@ -78,6 +85,7 @@ class ForkPool:
         self.run_job = run_job
         self.root = Path(tempfile.mkdtemp(prefix="kcorpus-pool-"))
         self.lock = GpuLock(self.root / "gpu.lock")
+        self.lock.path.touch()  # it must exist before a child's Landlock rules name it
         self.children: dict[int, _Child] = {}
         self.selector = selectors.DefaultSelector()
 
@@ -130,8 +138,10 @@ class ForkPool:
             err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT)
             os.dup2(err, 1)
             os.dup2(err, 2)
-            os.environ.update(HOME=str(workdir), TMPDIR=str(workdir),
-                              TRITON_CACHE_DIR=str(self.root / f"triton-{slot}"))
+            triton_cache = self.root / f"triton-{slot}"
+            os.environ.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(triton_cache))
+            if self.cfg.isolate:
+                _confine(workdir, triton_cache, self.lock.path)
             if self.cfg.device == "cpu":  # CUDA reserves huge virtual ranges: no AS limit there
                 limit = self.cfg.memory_mb * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -152,23 +162,36 @@ class ForkPool:
     def _poll(self) -> list[_Child]:
         now = time.monotonic()
         timeout = max(0.0, min((c.deadline for c in self.children.values()
-                                if c.waiting_since is None), default=now + 1.0) - now)
+                                if c.waiting_since is None and c.tuning_since is None),
+                               default=now + 1.0) - now)
         for key, _ in self.selector.select(timeout=min(timeout, 1.0)):
             self._read(key.data)
         finished = []
         for pid, child in list(self.children.items()):
             status = _reaped(pid)
-            if status is None and child.waiting_since is None and time.monotonic() > child.deadline:
+            expired = self._expired(child) if status is None else None
+            if expired:
                 _kill(pid)
                 os.waitpid(pid, 0)
-                child.verdict = failed_verdict(child.job, codes.TIMEOUT,
-                                        f"no verdict within {self.cfg.timeout_s:.0f}s; killed")
+                child.verdict = failed_verdict(child.job, *expired)
                 status = -1
             if status is not None:
                 self._read(pid)
                 self._finish(pid, child, status)
                 finished.append(child)
         return finished
+
+    def _expired(self, child: _Child) -> tuple[str, str] | None:
+        """(code, message) once a child ran past its time limit or its tuning budget."""
+        now = time.monotonic()
+        if child.tuning_since is not None:
+            if child.tuned_s + now - child.tuning_since > self.cfg.tune_budget_s:
+                return codes.AUTOTUNE_TIMEOUT, (f"compiling and autotuning took over "
+                                                f"{self.cfg.tune_budget_s:.0f}s; killed")
+            return None
+        if child.waiting_since is None and now > child.deadline:
+            return codes.TIMEOUT, f"no verdict within {self.cfg.timeout_s:.0f}s; killed"
+        return None
 
     def _read(self, pid: int) -> None:
         child = self.children.get(pid)
@@ -189,6 +212,13 @@ class ForkPool:
         elif msg.get("phase") == "run" and child.waiting_since is not None:
             child.deadline += time.monotonic() - child.waiting_since  # waiting is not its time
             child.waiting_since = None
+        elif msg.get("phase") == "tune" and child.tuning_since is None:
+            child.tuning_since = time.monotonic()
+        elif msg.get("phase") == "tuned" and child.tuning_since is not None:
+            spent = time.monotonic() - child.tuning_since  # tuning has its own budget
+            child.tuned_s += spent
+            child.deadline += spent
+            child.tuning_since = None
         elif "verdict" in msg and child.verdict is None:
             child.verdict = msg["verdict"]
 
@@ -199,6 +229,16 @@ class ForkPool:
         if child.verdict is None:
             child.verdict = failed_verdict(child.job, *death_reason(status, child.stderr_path))
         shutil.rmtree(child.stderr_path.parent, ignore_errors=True)
+
+
+def _confine(workdir: Path, triton_cache: Path, lock: Path) -> None:
+    from kcorpus.verify import isolation
+
+    inductor = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or workdir / "inductor")
+    for d in (triton_cache, inductor):
+        d.mkdir(parents=True, exist_ok=True)
+    isolation.confine(isolation.Paths(write=[str(workdir), str(triton_cache), str(inductor),
+                                             str(lock)]))
 
 
 def _die_with_parent() -> None:

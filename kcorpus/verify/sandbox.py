@@ -40,11 +40,13 @@ class Limits:
     parallel: int = 2
     # torch.compile's cache for the reference baselines; None: private to each sandbox
     inductor_cache: str | None = None
+    tune_budget_s: float = 300.0  # compiling and autotuning, apart from timeout_s
+    isolate: bool = True  # Landlock and a network namespace per child (isolation.py)
 
     @classmethod
     def from_config(cls, cfg) -> Limits:
         """The limits a pipeline's `verify:` section sets (a VerifyConfig)."""
-        return cls(cfg.timeout_s, cfg.memory_mb, cfg.workers)
+        return cls(cfg.timeout_s, cfg.memory_mb, cfg.workers, tune_budget_s=cfg.tune_budget_s)
 
 
 def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None,
@@ -86,7 +88,8 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
     the server to those GPUs (CUDA_VISIBLE_DEVICES); by default it sees what this process sees."""
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
-                       "--memory-mb", str(limits.memory_mb), "--device", device],
+                       "--memory-mb", str(limits.memory_mb), "--device", device,
+                       "--tune-budget", str(limits.tune_budget_s), *_isolate_flag(limits)],
                       tmp, device, None, limits.inductor_cache, visible_devices)
         feeder = threading.Thread(target=_feed, args=(proc, jobs), daemon=True)
         feeder.start()
@@ -115,7 +118,8 @@ def run_job(job: dict, limits: Limits) -> dict:
     """One job in a fresh sandboxed interpreter; always returns a verdict."""
     device = job.get("device", "cpu")
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
-        proc = _popen(["--single"], tmp, device, limits.memory_mb, limits.inductor_cache)
+        proc = _popen(["--single", *_isolate_flag(limits)], tmp, device, limits.memory_mb,
+                      limits.inductor_cache)
         try:
             out, err = proc.communicate(json.dumps(job).encode() + b"\n", timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:
@@ -129,6 +133,10 @@ def run_job(job: dict, limits: Limits) -> dict:
         log = Path(tmp) / "stderr.log"
         log.write_bytes(err)
         return failed_verdict(job, *death_reason(proc.returncode, log))
+
+
+def _isolate_flag(limits: Limits) -> list[str]:
+    return [] if limits.isolate else ["--no-isolate"]
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -1,28 +1,98 @@
 """Static checks of a candidate program, on its AST (standard library only).
 
-Nothing here runs the candidate. The checks, in order: it parses; defines ModelNew; has a
-`@triton.jit` kernel that code reachable from ModelNew launches; imports only allowed modules;
-no eval/exec/open/dynamic getattr, no try/except, no threads or streams, no assignment into
-torch/triton/time/..., no use of the reference Model; torch compute calls are listed (and fail
-the candidate unless lenient). Names built at run time are caught later, by recording the ATen
-ops that forward dispatches.
+Nothing here runs the candidate. Since verifier 0.3 the run observes what computed the output
+(kernel ablation, the ATen op recorder, the host-compute check, the OS sandbox), so only what a
+run cannot see is banned here; everything else real repositories write (try/except, context
+managers, functools.partial, global caches, dunder attributes, device queries, file and network
+calls, which the sandbox answers) is allowed. The checks, in order: it parses; defines ModelNew;
+defines a `@triton.jit` kernel; then the rules below, each with its reason. torch compute calls
+are listed in `torch_ops` (the run's recorder decides whether they fail the candidate).
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 
 from kcorpus.verify import codes
 
-ALLOWED_IMPORTS = {"torch", "triton", "math", "typing", "functools", "dataclasses",
-                   "collections", "itertools", "operator", "__future__", "enum", "abc", "numbers"}
-FORBIDDEN_CALLS = {"eval", "exec", "compile", "open", "__import__", "globals", "locals", "vars",
-                   "breakpoint", "input", "setattr", "delattr", "id", "memoryview"}
-STREAM_NAMES = {"Stream", "stream", "set_stream", "ExternalStream", "Thread", "Process",
-                "Timer", "graph", "CUDAGraph"}
-PROTECTED_ROOTS = {"torch", "triton", "tl", "nn", "F", "math", "time", "builtins"}
-# torch functions and tensor methods that only allocate, view or describe: allowed in forward
+# Modules a candidate may not import, and why: what they do happens where no check can see it.
+DENIED_MODULES = {
+    "gc": "reaches every live object, the reference's outputs included",
+    "sys": "sys.modules and frames reach the verifier and the reference",
+    "inspect": "frames reach the verifier's locals, the reference's outputs included",
+    "ctypes": "native calls that neither the op recorder nor the sandbox's audit can see",
+    "_ctypes": "native calls that neither the op recorder nor the sandbox's audit can see",
+    "cffi": "native calls that neither the op recorder nor the sandbox's audit can see",
+    "importlib": "imports under names built at run time",
+    "threading": "work in another thread escapes the op recorder and the watchdog",
+    "_thread": "work in another thread escapes the op recorder and the watchdog",
+    "concurrent": "work in another thread or process escapes the op recorder",
+    "multiprocessing": "work in another process escapes the op recorder",
+    "subprocess": "work in another process escapes the op recorder",
+    "asyncio": "work in an event loop thread escapes the op recorder",
+    "signal": "can disarm the forward watchdog",
+    "pickle": "unpickling runs code the static check cannot read",
+    "marshal": "loads code objects the static check cannot read",
+    "shelve": "unpickling runs code the static check cannot read",
+    "copyreg": "registers code for unpickling",
+    "code": "an interactive interpreter: exec under another name",
+    "codeop": "compiles code the static check cannot read",
+    "runpy": "runs code the static check cannot read",
+    "pkgutil": "imports under names built at run time",
+    "zipimport": "imports code the static check cannot read",
+    "builtins": "rebinding builtins changes what the verifier itself calls",
+    "bdb": "trace functions read and change the verifier's frames",
+    "pdb": "trace functions read and change the verifier's frames",
+    "trace": "trace functions read and change the verifier's frames",
+    "profile": "profile functions read the verifier's frames",
+    "cProfile": "profile functions read the verifier's frames",
+}
+# Other than the standard library, a worker has only torch and triton (GPU nodes install nothing
+# else), so any other import fails there; numpy is named for its reason.
+EXTRA_MODULES = {"torch", "triton"}
+DENIED_EXTRA = {"numpy": "host compute that the op recorder cannot see"}
+FORBIDDEN_CALLS = {
+    "eval": "runs code the static check cannot read",
+    "exec": "runs code the static check cannot read",
+    "compile": "builds code the static check cannot read",
+    "__import__": "imports under names built at run time",
+    "globals": "rewrites module state the kernels were compiled against",
+    "locals": "reaches frames' state",
+    "vars": "reaches objects' and frames' state",
+    "breakpoint": "starts a debugger on the verifier's frames",
+    "input": "reads the fork server's stdin, where the jobs arrive",
+    "setattr": "assigns under names built at run time (patching)",
+    "delattr": "deletes under names built at run time (patching)",
+}
+# Attributes that reach code objects, frames and class graphs: the way to the verifier's state.
+INTROSPECTION = {
+    "__globals__", "__code__", "__closure__", "__builtins__", "__subclasses__", "__bases__",
+    "__base__", "__mro__", "__import__", "__loader__", "__spec__", "__traceback__", "f_back",
+    "f_locals", "f_globals", "f_builtins", "f_code", "tb_frame", "tb_next", "gi_frame",
+    "cr_frame", "ag_frame", "_getframe", "settrace", "setprofile", "CodeType",
+}
+# Tensors made from raw memory or per-element Python: nothing is dispatched, so the run's
+# host-compute check cannot see them.
+HIDDEN_TENSOR_SOURCES = {
+    "apply_": "runs Python per element, invisible to the op recorder",
+    "map_": "runs Python per element, invisible to the op recorder",
+    "map2_": "runs Python per element, invisible to the op recorder",
+    "frombuffer": "a tensor from raw host memory, invisible to the host-compute check",
+    "from_dlpack": "a tensor from another library's memory, invisible to the host-compute check",
+    "from_file": "a tensor from a file, invisible to the host-compute check",
+    "from_buffer": "a storage from raw host memory, invisible to the host-compute check",
+}
+# torch submodules that run work in other processes or build native code at run time
+DENIED_TORCH = {
+    "cpp_extension": "native CUDA/C++ built at run time, whose kernels no one records",
+    "multiprocessing": "work in another process escapes the op recorder",
+    "distributed": "work in other processes escapes the op recorder",
+}
+STREAM_NAMES = {"Stream", "stream", "set_stream", "ExternalStream", "graph", "CUDAGraph"}
+PROTECTED_ROOTS = {"torch", "triton", "tl", "nn", "F", "math", "time", "builtins", "knobs"}
+# torch functions and tensor methods that only allocate, view or describe: not listed as ops
 LAYOUT_OPS = {
     "empty", "empty_like", "empty_strided", "zeros", "zeros_like", "full", "full_like", "ones",
     "ones_like", "new_empty", "new_zeros", "new_full", "new_ones", "view", "reshape",
@@ -51,8 +121,8 @@ class StaticResult:
 def check(code: str, lenient: bool = False, generated: str = "") -> StaticResult:
     """The checks above. `generated` names a generator kcorpus runs itself (`inductor`), whose
     programs define their kernels in strings compiled at load time and import its runtime:
-    only the parse and ModelNew checks apply; the run-time checks (launches counted, ATen ops
-    recorded, correctness) still decide."""
+    only the parse and ModelNew checks apply; the run-time checks still decide. `lenient` is
+    accepted for symmetry with the worker: torch ops are decided at run time either way."""
     if not code.strip():
         return StaticResult(codes.NO_CODE, "the completion contains no program")
     try:
@@ -67,21 +137,13 @@ def check(code: str, lenient: bool = False, generated: str = "") -> StaticResult
         return StaticResult(codes.NO_MODELNEW, "defines no class ModelNew")
     if generated:
         return StaticResult(flags=[f"generated:{generated}"])
-    kernels = {name for name, n in top.items() if isinstance(n, ast.FunctionDef) and _is_kernel(n)}
-    if not kernels:
+    if not any(_is_kernel(n) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
         return StaticResult(codes.NO_KERNEL, "defines no @triton.jit kernel")
-    reachable = _reachable(model_new, top)
-    if not reachable & kernels:
-        return StaticResult(codes.UNREACHABLE_KERNEL,
-                            f"ModelNew never reaches a kernel ({', '.join(sorted(kernels))})")
     for check_fn in (_imports, _forbidden, _reference, _streams, _patching):
         result = check_fn(tree)
         if result is not None:
             return result
-    ops = _torch_compute_calls(model_new, top, reachable - kernels)
-    if ops and not lenient:
-        return StaticResult(codes.TORCH_OPS, f"forward computes with torch: {', '.join(ops)}",
-                            torch_ops=ops)
+    ops = _torch_compute_calls(model_new, top)
     return StaticResult(torch_ops=ops, flags=["torch_ops"] if ops else [])
 
 
@@ -100,53 +162,74 @@ def _is_kernel(fn: ast.FunctionDef) -> bool:
     return any(_dotted(d).split(".")[-1] == "jit" for d in fn.decorator_list)
 
 
-def _names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+def _private_torch(path: str) -> bool:
+    """torch.<...>._private: internals that can switch off the dispatcher the recorder uses."""
+    parts = path.split(".")
+    return parts[0] == "torch" and any(p.startswith("_") and not p.startswith("__") for p in parts[1:])
 
 
-def _reachable(start: ast.ClassDef, top: dict[str, ast.AST]) -> set[str]:
-    """Top-level names that ModelNew's code reaches, directly or through other definitions."""
-    seen, todo = set(), list(_names(start))
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in top:
-            continue
-        seen.add(name)
-        todo.extend(_names(top[name]))
-    return seen
+def _module_problem(path: str) -> str | None:
+    """Why importing module `path` is not allowed, or None."""
+    root = path.split(".")[0]
+    if root in DENIED_MODULES:
+        return DENIED_MODULES[root]
+    if root in DENIED_EXTRA:
+        return DENIED_EXTRA[root]
+    if root not in EXTRA_MODULES and root not in sys.stdlib_module_names:
+        return "not in a worker's environment (the standard library, torch and triton)"
+    if _private_torch(path):
+        return "torch internals can switch off the dispatcher that records torch ops"
+    denied = [DENIED_TORCH[p] for p in path.split(".")[1:] if root == "torch" and p in DENIED_TORCH]
+    return denied[0] if denied else None
 
 
 def _imports(tree: ast.Module) -> StaticResult | None:
     for node in ast.walk(tree):
-        mods = []
+        paths = []
         if isinstance(node, ast.Import):
-            mods = [a.name.split(".")[0] for a in node.names]
+            paths = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            mods = ["."] if node.level else [(node.module or "").split(".")[0]]
-        bad = [m for m in mods if m not in ALLOWED_IMPORTS]
-        if bad:
-            return StaticResult(codes.FORBIDDEN_IMPORT, f"line {node.lineno}: imports {bad[0]}")
+            if node.level:
+                return StaticResult(codes.FORBIDDEN_IMPORT, f"line {node.lineno}: a relative "
+                                    "import: a candidate is one file")
+            base = node.module or ""
+            paths = [base] + [f"{base}.{a.name}" for a in node.names if a.name != "*"]
+        for path in paths:
+            why = _module_problem(path)
+            if why:
+                return StaticResult(codes.FORBIDDEN_IMPORT, f"line {node.lineno}: imports {path}: {why}")
     return None
 
 
 def _forbidden(tree: ast.Module) -> StaticResult | None:
     for node in ast.walk(tree):
-        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            return StaticResult(codes.TRY_EXCEPT, f"line {node.lineno}: try/except can hide a "
-                                "fallback path around the kernel")
         if isinstance(node, ast.Call):
             name = _dotted(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else ""
             if name in FORBIDDEN_CALLS:
-                return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: calls {name}()")
-            if name == "getattr" and not (len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
                 return StaticResult(codes.FORBIDDEN_CALL,
-                                    f"line {node.lineno}: getattr with a name built at run time")
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: global state")
-        if isinstance(node, ast.Attribute) and node.attr.startswith("__") and node.attr not in (
-            "__init__", "__class__", "__name__"
-        ):
-            return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: touches {node.attr}")
+                                    f"line {node.lineno}: calls {name}(): {FORBIDDEN_CALLS[name]}")
+            if name == "getattr" and not (len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
+                return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: getattr with a name "
+                                    "built at run time hides what is reached")
+        if isinstance(node, ast.Attribute):
+            why = _attribute_problem(node)
+            if why:
+                return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: {_dotted(node)}: {why}")
+        if isinstance(node, ast.Name) and node.id in INTROSPECTION:
+            return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: {node.id}: introspection "
+                                "reaches the verifier's state")
+    return None
+
+
+def _attribute_problem(node: ast.Attribute) -> str | None:
+    if node.attr in INTROSPECTION:
+        return "introspection reaches code objects, frames and the verifier's state"
+    if node.attr in HIDDEN_TENSOR_SOURCES:
+        return HIDDEN_TENSOR_SOURCES[node.attr]
+    if node.attr == "_C" or _private_torch(_dotted(node)):
+        return "torch internals can switch off the dispatcher that records torch ops"
+    if _dotted(node).startswith("torch.") and node.attr in DENIED_TORCH:
+        return DENIED_TORCH[node.attr]
     return None
 
 
@@ -158,6 +241,7 @@ def _reference(tree: ast.Module) -> StaticResult | None:
 
 
 def _streams(tree: ast.Module) -> StaticResult | None:
+    """Side streams: timing's CUDA events see only the current stream."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in STREAM_NAMES:
             return StaticResult(codes.SIDE_STREAM, f"line {node.lineno}: uses {_dotted(node)}")
@@ -165,6 +249,7 @@ def _streams(tree: ast.Module) -> StaticResult | None:
 
 
 def _patching(tree: ast.Module) -> StaticResult | None:
+    """Assignments into torch, triton, time...: they change what the verifier calls and times."""
     for node in ast.walk(tree):
         targets = []
         if isinstance(node, ast.Assign):
@@ -180,10 +265,11 @@ def _patching(tree: ast.Module) -> StaticResult | None:
     return None
 
 
-def _torch_compute_calls(model_new: ast.ClassDef, top: dict, helpers: set[str]) -> list[str]:
-    """torch.* / F.* calls that compute, in ModelNew.forward and the helpers it reaches."""
+def _torch_compute_calls(model_new: ast.ClassDef, top: dict) -> list[str]:
+    """torch.* / F.* calls that compute, in ModelNew's methods and the top-level functions of
+    the program (listed for the verdict; the run's recorder decides)."""
     scopes = [n for n in model_new.body if isinstance(n, ast.FunctionDef) and n.name != "__init__"]
-    scopes += [top[h] for h in helpers if isinstance(top.get(h), ast.FunctionDef)]
+    scopes += [n for n in top.values() if isinstance(n, ast.FunctionDef) and not _is_kernel(n)]
     ops = set()
     for scope in scopes:
         for node in ast.walk(scope):

@@ -3,15 +3,23 @@
 Method: the three run interleaved in one process, in a rotating order; before every timed call
 the L2 cache is flushed by writing a buffer twice its size, the device is synchronised, and the
 call is bracketed by CUDA events. After `warmup` untimed rounds, `trials` rounds are timed; the
-median is the label and the 10th/90th percentiles, min and max are the spread. Before every
-call the values of one of `input_sets` sets are copied into the same input buffers (outside the
-timed region), so a candidate that caches results by input address returns stale outputs; the
-outputs of the last round are returned for the caller to compare.
+median is the label and the 10th/90th percentiles, min and max are the spread.
+
+Every round sees fresh input values: `get_inputs()` drawn again under the round's seed, on the
+GPU (its default device set to cuda while it runs, so drawing costs microseconds), copied into
+the same input buffers outside the timed region. A candidate that memoises outputs by input
+address or by a few input values never sees a set twice; one that returns cached outputs is
+caught because the outputs of `check_rounds` timed rounds, chosen at random, and of the last
+round are returned for the caller to compare with the reference's on the same values. Where
+`get_inputs()` cannot run on the GPU, up to `max_cpu_sets` sets are drawn on the CPU and
+rotated (reported, so the verdict can flag it).
 """
 
 from __future__ import annotations
 
+import random
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -26,7 +34,9 @@ SPEEDUP_AUDIT = 10.0
 class TimingConfig:
     warmup: int = 5
     trials: int = 50
-    input_sets: int = 3
+    input_sets: int = 0  # kept for old jobs: every round now draws its own set
+    check_rounds: int = 3
+    max_cpu_sets: int = 16
     l2_flush_bytes: int = 256 * 1024 * 1024  # at least twice the L2 of an H100/H200 (50 MB)
 
 
@@ -39,18 +49,46 @@ class Spread:
     max_ms: float
 
 
-def time_interleaved(fns: dict[str, Callable], input_sets: list[list], cfg: TimingConfig
-                     ) -> tuple[dict[str, Spread], dict[str, object]]:
+def fresh_inputs(draw_cpu: Callable[[int], list], rounds: int, device: str, max_cpu_sets: int = 16
+                 ) -> tuple[Callable[[int], list], int]:
+    """(draw, repeats): draw(round) gives that round's inputs on `device`; repeats is 0 when
+    every round is fresh, else the number of sets rotated."""
+    import torch
+
+    def on_device(seed: int) -> list:
+        with torch.device(device):
+            xs = draw_cpu(seed)
+        return [x.to(device) if isinstance(x, torch.Tensor) else x for x in xs]
+
+    try:
+        on_device(7_000_000)
+        return (lambda rnd: on_device(7_000_000 + rnd)), 0
+    except Exception:  # get_inputs() mixes devices or needs the CPU: rotate CPU-drawn sets
+        t = time.perf_counter()
+        first = draw_cpu(7_000_000)
+        per_set = max(time.perf_counter() - t, 1e-3)
+        n = max(3, min(rounds, max_cpu_sets, int(2.0 / per_set)))
+        sets = [first] + [draw_cpu(7_000_000 + i) for i in range(1, n)]
+        sets = [[x.to(device) if isinstance(x, torch.Tensor) else x for x in xs] for xs in sets]
+        return (lambda rnd: sets[rnd % n]), n
+
+
+def time_interleaved(fns: dict[str, Callable], draw: Callable[[int], list], cfg: TimingConfig
+                     ) -> tuple[dict[str, Spread], dict[int, dict[str, object]]]:
+    """Spreads per function, and the outputs of the sampled rounds, by round."""
     flush = torch.empty(cfg.l2_flush_bytes // 4, dtype=torch.float32, device="cuda")
-    buffers = [x.clone() if isinstance(x, torch.Tensor) else x for x in input_sets[0]]
+    buffers = [x.clone() if isinstance(x, torch.Tensor) else x for x in draw(0)]
     names = list(fns)
     samples: dict[str, list[float]] = {n: [] for n in names}
-    last: dict[str, object] = {}
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     rounds = cfg.warmup + cfg.trials
+    timed = range(cfg.warmup, rounds)
+    checked = set(random.SystemRandom().sample(timed, min(cfg.check_rounds, len(timed))))
+    checked.add(rounds - 1)
+    kept: dict[int, dict[str, object]] = {}
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for rnd in range(rounds):
         order = names[rnd % len(names):] + names[:rnd % len(names)]
-        values = input_sets[rnd % len(input_sets)]
+        values = draw(rnd)
         for name in order:
             copy_into(buffers, values)
             flush.zero_()
@@ -61,9 +99,17 @@ def time_interleaved(fns: dict[str, Callable], input_sets: list[list], cfg: Timi
             torch.cuda.synchronize()
             if rnd >= cfg.warmup:
                 samples[name].append(start.elapsed_time(end))
-            if rnd == rounds - 1:
-                last[name] = out
-    return {n: _spread(s) for n, s in samples.items()}, last
+            if rnd in checked:
+                kept.setdefault(rnd, {})[name] = _detached(out)
+    return {n: _spread(s) for n, s in samples.items()}, kept
+
+
+def _detached(out):
+    if isinstance(out, torch.Tensor):
+        return out.detach().clone()
+    if isinstance(out, (tuple, list)):
+        return type(out)(_detached(x) for x in out)
+    return out
 
 
 def _spread(xs: list[float]) -> Spread:
@@ -74,7 +120,8 @@ def _spread(xs: list[float]) -> Spread:
 
 def describe(cfg: TimingConfig, spreads: dict[str, Spread], tf32: bool) -> dict:
     return {"method": "cuda_events", "interleaved": True, "l2_flush_bytes": cfg.l2_flush_bytes,
-            "warmup": cfg.warmup, "trials": cfg.trials, "input_sets": cfg.input_sets,
+            "warmup": cfg.warmup, "trials": cfg.trials, "fresh_inputs_per_round": True,
+            "checked_rounds": cfg.check_rounds + 1,
             "tf32": tf32, "spread": {n: asdict(s) for n, s in spreads.items()}}
 
 

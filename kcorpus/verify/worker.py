@@ -18,9 +18,16 @@ On the CPU set TRITON_INTERPRET=1: kernels run in
 Triton's interpreter, the verdict says so and carries no timing.
 
 Stages: static (AST) -> compile (load both programs, copy the perturbed reference weights) ->
-correctness (trials with fresh seeds and input distributions, at the given size and at a batch
-size that is not a power of two where the reference accepts it) -> timing (GPU only, under the
-GPU lock) -> correctness again on fresh inputs.
+correctness (trials with fresh seeds and the input distributions that keep the problem's
+domain, at the given size and at a batch size that is not a power of two where the reference
+accepts it; ATen ops and host traffic recorded) -> provenance (kernel ablation: forward again
+with the candidate's own kernels poisoning their arguments instead of running; outputs still
+correct were not computed by them) -> timing (GPU only, under the GPU lock, fresh input values
+every round) -> correctness and ablation again on fresh inputs.
+
+Each forked child is confined first (isolation.py: Landlock, a network namespace, an audit
+hook); the verdict's `sandbox` says what was applied, and anything the audit saw the candidate
+try outside its sandbox fails it with SANDBOX_VIOLATION.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the directory holding kcorpus/
 
-from kcorpus.verify import codes, static  # noqa: E402  (standard library only)
+from kcorpus.verify import codes, isolation, static  # noqa: E402  (standard library only)
 from kcorpus.verify.pool import GpuLock, PoolConfig, serve  # noqa: E402
 
 _COMPILE_ERRORS = {"CompilationError", "CompileTimeAssertionFailure", "InterpreterError",
@@ -58,11 +65,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.single:
         lock = GpuLock(Path(os.environ.get("TMPDIR", "/tmp")) / "kcorpus-gpu.lock")
-        for line in sys.stdin:
+        lines = sys.stdin.readlines()  # before confine() closes stdin
+        if not args.no_isolate:
+            lock.path.touch()
+            isolation.confine(isolation.Paths(write=[str(Path.cwd()), str(lock.path),
+                                                     os.environ.get("TRITON_CACHE_DIR", "")]))
+        for line in lines:
             if line.strip():
                 results.write(json.dumps(run_job(json.loads(line), lock, lambda _: None)) + "\n")
         return 0
-    cfg = PoolConfig(args.parallel, args.timeout, args.memory_mb, args.device)
+    cfg = PoolConfig(args.parallel, args.timeout, args.memory_mb, args.device, args.tune_budget,
+                     not args.no_isolate)
     serve(cfg, run_job, sys.stdin, results)
     return 0
 
@@ -95,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per candidate")
     p.add_argument("--memory-mb", type=int, default=8192, help="address space per candidate (CPU)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--tune-budget", type=float, default=300.0,
+                   help="seconds of compiling and autotuning per candidate, apart from --timeout")
+    p.add_argument("--no-isolate", action="store_true",
+                   help="no Landlock or network namespace (verdicts then say sandbox: none)")
     return p
 
 
@@ -112,11 +129,16 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
     verdict = _context(job.get("device", "cpu"))
     verdict.update(id=job.get("id"), passed=False, stage="static", failure_code="", message="",
                    static_flags=[], torch_ops=[], flags=[], trials=0, triton_launches=0,
-                   forward_timeout_s=float(job.get("forward_timeout_s", 10.0)))
+                   forward_timeout_s=float(job.get("forward_timeout_s", 10.0)),
+                   sandbox=isolation.LABEL)
     try:
         _stages(job, verdict, lock, report)
     except Exception as e:  # classified where raised; this is the backstop
         _fail(verdict, _runtime_code(e), _describe(e))
+    if isolation.VIOLATIONS:  # whatever else happened, this is why
+        tried = isolation.VIOLATIONS
+        _fail(verdict, codes.SANDBOX_VIOLATION, f"tried {len(tried)} thing(s) outside the sandbox, "
+              f"first: {tried[0]}")
     try:
         _sync()
     except Exception as e:  # a CUDA fault is sticky: it surfaces here if not before
@@ -138,33 +160,55 @@ def _stages(job: dict, verdict: dict, lock: GpuLock, report) -> None:
     result = static.check(job["candidate_code"], lenient=lenient, generated=generated)
     verdict.update(static_flags=result.flags, torch_ops=result.torch_ops)
     if not result.passed:
-        return _fail(verdict, result.failure_code, result.message)
+        return _reject(verdict, result.failure_code, result.message)
     verdict["stage"] = "compile"
     from kcorpus.verify import instrument
 
-    counter = instrument.LaunchCounter().install(inductor=generated == "inductor")
+    counter = instrument.LaunchCounter(report).install(inductor=generated == "inductor")
     phases = verdict.setdefault("phase_seconds", {})
     t = time.perf_counter()
     try:
-        loaded = _load(job, verdict)
+        loaded = _load(job, verdict, counter)
         phases["load"] = round(time.perf_counter() - t, 3)
         if loaded is None:
             return None
-        verdict["stage"] = "correctness"
-        t = time.perf_counter()
-        ok = _correctness(job, verdict, *loaded, counter, lenient)
-        phases["correctness"] = round(time.perf_counter() - t, 3)
-        if ok and job.get("device") == "cuda":
+        run = _Run(job, verdict, *loaded, counter, lenient)
+        for stage, step in (("correctness", _correctness), ("provenance", _ablation)):
+            verdict["stage"] = stage
+            t = time.perf_counter()
+            ok = step(run)
+            phases[stage] = round(time.perf_counter() - t, 3)
+            if not ok:
+                return None
+        if job.get("device") == "cuda":
             verdict["stage"] = "timing"
             t = time.perf_counter()
-            _timing(job, verdict, *loaded, counter, lenient, lock, report)
+            _timing(run, lock, report)
             phases["timing"] = round(time.perf_counter() - t, 3)
     finally:
         counter.uninstall()
     return None
 
 
-def _load(job: dict, verdict: dict):
+class _Run:
+    """One candidate against its problem: what every check after loading needs."""
+
+    def __init__(self, job, verdict, ref_mod, ref, cand, counter, lenient):
+        from kcorpus.verify import correctness
+
+        self.job, self.verdict, self.ref_mod, self.ref, self.cand = job, verdict, ref_mod, ref, cand
+        self.counter, self.lenient = counter, lenient
+        self.device = job.get("device", "cpu")
+        self.seed = int(job.get("seed", 0)) * 1000
+        self.domain = correctness.infer_domain(ref_mod.get_inputs, self.seed + 777)
+        self.distributions, self.skipped = correctness.usable_distributions(
+            ref_mod.get_inputs, self.seed + 778, self.domain)
+
+    def inputs(self, seed: int, dist: str = "given", resize: bool = False) -> list:
+        return _inputs(self.ref_mod, seed, dist, resize, self.device, self.domain)
+
+
+def _load(job: dict, verdict: dict, counter):
     import torch
 
     from kcorpus.verify.correctness import perturb_weights
@@ -178,6 +222,7 @@ def _load(job: dict, verdict: dict):
         return _fail(verdict, codes.REFERENCE_ERROR, f"the reference failed: {_describe(e)}")
     try:
         cand_mod = _module("kc_candidate", job["candidate_code"])
+        counter.own(cand_mod.__file__)
         cand = cand_mod.ModelNew(*copy.deepcopy(init))
     except Exception as e:
         return _fail(verdict, codes.COMPILE_ERROR, _describe(e))
@@ -190,12 +235,12 @@ def _load(job: dict, verdict: dict):
     return ref_mod, ref.to(device), cand.to(device)
 
 
-def _inputs(ref_mod, seed: int, dist: str, resize: bool, device: str) -> list:
+def _inputs(ref_mod, seed: int, dist: str, resize: bool, device: str, domain=None) -> list:
     import torch
 
     from kcorpus.verify import correctness
 
-    inputs = correctness.draw_inputs(ref_mod.get_inputs, seed, dist)
+    inputs = correctness.draw_inputs(ref_mod.get_inputs, seed, dist, domain)
     if resize:
         inputs = correctness.resize_batch(inputs, seed) or inputs
     return [x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs]
@@ -218,74 +263,103 @@ def _resizable(ref_mod, ref, seed: int, device: str) -> bool:
         return False
 
 
-def _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, trials=None, offset=0
-                 ) -> bool:
+def _correctness(run: _Run, trials: int | None = None, offset: int = 0) -> bool:
     from kcorpus.verify import correctness
 
-    device = job.get("device", "cpu")
-    seed0 = int(job.get("seed", 0)) * 1000 + offset
-    resize = _resizable(ref_mod, ref, seed0 + 999, device)
+    verdict = run.verdict
+    seed0 = run.seed + offset
+    resize = _resizable(run.ref_mod, run.ref, seed0 + 999, run.device)
     sizes = ["given", "resized"] if resize else ["given"]
-    if not resize:
+    if not resize and "single_size" not in verdict["flags"]:
         verdict["flags"].append("single_size")
     errors = correctness.Errors()
     ops: set[str] = set()
-    n = int(trials if trials is not None else job.get("trials", 5))
-    for trial in range(n):
-        dist = correctness.DISTRIBUTIONS[trial % len(correctness.DISTRIBUTIONS)]
+    n = int(trials if trials is not None else run.job.get("trials", 5))
+    used, skipped = [], dict(run.skipped)
+    for attempt in range(2 * n):
+        if len(used) == n:
+            break
+        trial = len(used)
+        dist = run.distributions[attempt % len(run.distributions)]
         size = sizes[trial % len(sizes)]
-        resize = size == "resized"
-        inputs = _inputs(ref_mod, seed0 + trial, dist, resize, device)
+        inputs = run.inputs(seed0 + attempt, dist, size == "resized")
         # trial 1 first runs the candidate on other values in the same buffers: a candidate
         # that caches results by input identity (address) returns stale outputs and fails
-        prime = _inputs(ref_mod, seed0 + trial + 50_000, dist, resize, device) if trial == 1 else None
-        failure = _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict, prime)
+        prime = run.inputs(seed0 + attempt + 50_000, dist, size == "resized") if trial == 1 else None
+        try:
+            failure = _trial(run, inputs, ops, errors, prime, redrawn=dist != "given")
+        except correctness.Skipped as s:
+            skipped[f"{dist} (seed {seed0 + attempt})"] = str(s)
+            continue
+        used.append(dist)
         verdict.update(trials=verdict["trials"] + 1, max_abs_err=errors.max_abs,
                        max_rel_err=errors.max_rel)
         if failure is not None:
             _fail(verdict, failure[0], f"trial {trial} ({dist} inputs, {size} size): {failure[1]}")
             return False
-    verdict["checks"] = json.dumps({"trials": verdict["trials"], "sizes": sizes,
-                                    "distributions": list(correctness.DISTRIBUTIONS[:n])})
+    verdict["checks"] = json.dumps({"trials": len(used), "sizes": sizes, "distributions": used,
+                                    "skipped": skipped})
     verdict.update(passed=True, failure_code="", message="")
     return True
 
 
-def _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict, prime=None):
+def _observed(run: _Run, recorder, ops: set[str]) -> tuple[str, str] | None:
+    """What the recorder saw that fails the candidate: host compute, or torch compute ops."""
+    ops |= set(recorder.compute_ops())
+    run.verdict["torch_ops"] = sorted(ops | set(run.verdict["torch_ops"]))
+    host = recorder.host_compute()
+    if host:
+        return codes.HOST_COMPUTE, host
+    if ops and not run.lenient:
+        return codes.TORCH_OPS, f"forward ran torch compute ops: {', '.join(sorted(ops))}"
+    return None
+
+
+def _forward(run: _Run, inputs: list, recorder):
+    """The candidate's forward under the recorder and the watchdog; raises what it raised."""
+    from kcorpus.verify import instrument
+
+    with recorder, instrument.ForwardWatchdog(run.counter, run.verdict["forward_timeout_s"]):
+        out = instrument.no_grad_forward(run.cand, inputs)
+    _sync()
+    return out
+
+
+def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
     """One correctness trial: the candidate first (so it cannot find the reference's freed
     output in memory), then the reference; returns (code, message) on failure. With `prime`,
-    the candidate first runs on those values, then on `inputs` copied into the same buffers."""
+    the candidate first runs on those values, then on `inputs` copied into the same buffers.
+    Raises Skipped when a redraw made the reference non-finite."""
     from kcorpus.verify import correctness, instrument
 
+    counter, verdict = run.counter, run.verdict
     cand_in, pristine = correctness.clone_all(prime or inputs), correctness.clone_all(inputs)
     recorder = instrument.OpRecorder()
-    watchdog = instrument.ForwardWatchdog(counter, verdict["forward_timeout_s"])
     try:
         if prime is not None:
-            with recorder, watchdog:
-                instrument.no_grad_forward(cand, cand_in)
+            _forward(run, cand_in, recorder)
             correctness.copy_into(cand_in, inputs)
         counter.count = 0
-        with recorder, watchdog:
-            cand_out = instrument.no_grad_forward(cand, cand_in)
-        _sync()
+        cand_out = _forward(run, cand_in, recorder)
     except instrument.CandidateHang as e:
         return codes.TIMEOUT, str(e)
+    except instrument.Tampered as e:
+        return codes.PATCHING, str(e)
     except Exception as e:
         return _runtime_code(e), _describe(e)
     verdict["triton_launches"] = max(verdict["triton_launches"], counter.count)
-    ops |= set(recorder.compute_ops())
-    verdict["torch_ops"] = sorted(ops | set(verdict["torch_ops"]))
     try:
-        ref_out = instrument.no_grad_forward(ref, correctness.clone_all(inputs))
+        ref_out = instrument.no_grad_forward(run.ref, correctness.clone_all(inputs))
     except Exception as e:
         return codes.REFERENCE_ERROR, f"the reference failed: {_describe(e)}"
+    if redrawn and not correctness.finite(correctness.flatten(ref_out)):
+        raise correctness.Skipped("the reference is not finite on these inputs")
     try:
         if counter.count == 0:
             raise correctness.CheckFailed(codes.NO_TRITON_LAUNCH, "forward launched no Triton kernel")
-        if ops and not lenient:
-            raise correctness.CheckFailed(codes.TORCH_OPS,
-                                          f"forward ran torch compute ops: {', '.join(sorted(ops))}")
+        seen = _observed(run, recorder, ops)
+        if seen:
+            raise correctness.CheckFailed(*seen)
         correctness.check_inputs_unchanged(pristine, cand_in)
         flat = correctness.flatten(cand_out)
         correctness.check_fresh(flat, cand_in)
@@ -295,34 +369,95 @@ def _trial(ref, cand, inputs, counter, ops, lenient, errors, verdict, prime=None
     return None
 
 
-def _timing(job, verdict, ref_mod, ref, cand, counter, lenient, lock, report) -> None:
+def _ablation(run: _Run, offset: int = 0) -> bool:
+    """Kernel ablation: forward again on fresh inputs with every launch of the candidate's own
+    kernels replaced by one that poisons its tensor arguments and does no work. An output that
+    is still correct was not computed by those kernels: KERNEL_NOT_USED. A pure-Triton
+    candidate needs every tensor output computed by them; a lenient one (a partial conversion)
+    at least one."""
+    import torch
+
+    from kcorpus.verify import correctness, instrument
+
+    counter, verdict = run.counter, run.verdict
+    inputs = run.inputs(run.seed + 300 + offset)
+    ref_out = correctness.flatten(instrument.no_grad_forward(run.ref, correctness.clone_all(inputs)))
+    counter.ghost, counter.poisoned, counter.own_launches = True, 0, 0
+    recorder, crashed = instrument.OpRecorder(), ""
+    try:
+        out = correctness.flatten(_forward(run, correctness.clone_all(inputs), recorder))
+    except instrument.CandidateHang as e:
+        return _fail(verdict, codes.TIMEOUT, f"with its kernels ablated: {e}")
+    except Exception as e:  # poisoned values broke what came after: the kernels mattered
+        out, crashed = None, _describe(e)[:300]
+    finally:
+        counter.ghost = False
+    seen = _observed(run, recorder, set())
+    if seen:
+        return _reject(verdict, seen[0], f"with its kernels ablated: {seen[1]}")
+    tensors = [i for i, r in enumerate(ref_out) if isinstance(r, torch.Tensor) and r.numel()]
+    unaffected = [] if out is None else [i for i in tensors if _still_correct(ref_out[i], out, i)]
+    verdict["ablation"] = json.dumps({
+        "own_kernels": sorted(counter.own_names), "own_launches": counter.own_launches,
+        "poisoned_tensors": counter.poisoned, "outputs": len(tensors),
+        "computed_by_kernels": len(tensors) - len(unaffected), "crashed": crashed})
+    if counter.own_launches == 0:
+        return _reject(verdict, codes.KERNEL_NOT_USED, "forward launched none of the kernels its "
+                     "own source defines")
+    if unaffected and (not run.lenient or len(unaffected) == len(tensors)):
+        names = ", ".join(sorted(counter.own_names))
+        return _reject(verdict, codes.KERNEL_NOT_USED, f"output {unaffected[0]} stayed correct with "
+                     f"the candidate's kernels ({names}) ablated: they did not compute it")
+    verdict.update(passed=True, failure_code="", message="")
+    return True
+
+
+def _still_correct(ref, out: list, i: int) -> bool:
+    from kcorpus.verify import correctness
+
+    if i >= len(out):
+        return False
+    try:
+        correctness.compare([ref], [out[i]], tf32=False, errors=correctness.Errors())
+        return True
+    except correctness.CheckFailed:
+        return False
+
+
+def _timing(run: _Run, lock: GpuLock, report) -> None:
     import torch
 
     from kcorpus.verify import correctness, instrument, timing
 
-    cfg = timing.TimingConfig(**job.get("timing", {}))
-    sets = [_inputs(ref_mod, 7_000_000 + i, "given", False, "cuda") for i in range(cfg.input_sets)]
+    verdict, ref, cand = run.verdict, run.ref, run.cand
+    cfg = timing.TimingConfig(**run.job.get("timing", {}))
+    draw, repeats = timing.fresh_inputs(
+        lambda seed: correctness.draw_inputs(run.ref_mod.get_inputs, seed, "given"),
+        cfg.warmup + cfg.trials, "cuda", cfg.max_cpu_sets)
+    if repeats:
+        verdict["flags"].append(f"timing_input_sets:{repeats}")
     fns = {"eager": lambda *xs: instrument.no_grad_forward(ref, list(xs)),
            "candidate": lambda *xs: instrument.no_grad_forward(cand, list(xs))}
     t = time.perf_counter()
     try:  # compile outside the GPU lock: it is CPU work
         compiled = torch.compile(ref)
-        instrument.no_grad_forward(compiled, sets[0])
+        instrument.no_grad_forward(compiled, draw(0))
         verdict["phase_seconds"]["torch_compile"] = round(time.perf_counter() - t, 3)
         fns["compile"] = lambda *xs: instrument.no_grad_forward(compiled, list(xs))
     except Exception as e:
         verdict["flags"].append("torch_compile_failed")
         verdict["compile_error"] = _describe(e)[:300]
-    for xs in sets:  # warm every path (autotuning included) before taking the lock
-        fns["candidate"](*xs)
+    fns["candidate"](*draw(0))  # warm every path (autotuning included) before taking the lock
     torch.cuda.synchronize()
     with lock.hold(report):
-        spreads, last = timing.time_interleaved(fns, sets, cfg)
-    try:  # the last timed round's outputs, on the same values, must agree
-        correctness.compare(correctness.flatten(last["eager"]), correctness.flatten(last["candidate"]),
-                            tf32=verdict["tf32"], errors=correctness.Errors())
-    except correctness.CheckFailed as f:
-        return _fail(verdict, f.code, f"during timing: {f}")
+        spreads, samples = timing.time_interleaved(fns, draw, cfg)
+    for rnd, outs in samples.items():  # sampled timed rounds: same values, same answer
+        try:
+            correctness.compare(correctness.flatten(outs["eager"]),
+                                correctness.flatten(outs["candidate"]),
+                                tf32=verdict["tf32"], errors=correctness.Errors())
+        except correctness.CheckFailed as f:
+            return _fail(verdict, f.code, f"during timing (round {rnd}): {f}")
     verdict.update(eager_ms=spreads["eager"].median_ms, candidate_ms=spreads["candidate"].median_ms,
                    compile_ms=spreads["compile"].median_ms if "compile" in spreads else None,
                    timing=json.dumps(timing.describe(cfg, spreads, verdict["tf32"])))
@@ -331,10 +466,10 @@ def _timing(job, verdict, ref_mod, ref, cand, counter, lenient, lock, report) ->
         verdict["speedup_compile"] = verdict["compile_ms"] / max(verdict["candidate_ms"], 1e-9)
     if max(verdict["speedup_eager"], verdict.get("speedup_compile") or 0) > timing.SPEEDUP_AUDIT:
         verdict["flags"].append("speedup_over_10x")
-    # correctness again, after timing, on fresh inputs: a candidate that behaves only while
-    # it is being checked, or caches across calls, fails here
+    # correctness and ablation again, after timing, on fresh inputs: a candidate that behaves
+    # only while it is being checked, or caches across calls, fails here
     checks = verdict["checks"]
-    if _correctness(job, verdict, ref_mod, ref, cand, counter, lenient, trials=2, offset=500):
+    if _correctness(run, trials=2, offset=500) and _ablation(run, offset=500):
         verdict["checks"] = checks
     else:
         verdict["message"] = "after timing: " + verdict["message"]
@@ -364,14 +499,38 @@ def _module(name: str, code: str) -> types.ModuleType:
 
 
 def _runtime_code(e: BaseException) -> str:
-    """OOM, COMPILE_ERROR (Triton could not build or trace a kernel) or RUNTIME_ERROR."""
+    """OOM, SANDBOX_VIOLATION (the sandbox refused an access), INTERPRETER_UNSUPPORTED,
+    COMPILE_ERROR (Triton could not build or trace a kernel) or RUNTIME_ERROR."""
     names = {t.__name__ for t in type(e).__mro__}
     text = str(e).lower()
     if isinstance(e, MemoryError) or "OutOfMemoryError" in names or any(t in text for t in _OOM_TEXT):
         return codes.OOM
+    if isolation.LABEL != "none" and (isinstance(e, PermissionError) or "permission denied" in text):
+        return codes.SANDBOX_VIOLATION
+    if _interpreter_unsupported(e):
+        return codes.INTERPRETER_UNSUPPORTED
     if "AcceleratorError" in names or any(t in text for t in _CUDA_FAULT_TEXT):
         return codes.CRASH  # a CUDA fault: the context is lost, as if the process had died
     return codes.COMPILE_ERROR if names & _COMPILE_ERRORS else codes.RUNTIME_ERROR
+
+
+_INTERPRETER_TEXT = ("interpreter", "libdevice", "inline_asm", "not supported", "not implemented",
+                     "unsupported")
+
+
+def _interpreter_unsupported(e: BaseException) -> bool:
+    """Under TRITON_INTERPRET=1: the interpreter itself failed on something it lacks (a
+    libdevice function, inline assembly, ...), raised from inside Triton's own code."""
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        return False
+    tb, files = e.__traceback__, []
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    in_triton = bool(files) and f"{os.sep}triton{os.sep}" in files[-1]
+    text = f"{type(e).__name__}: {e}".lower()
+    return in_triton and (isinstance(e, (NotImplementedError, AttributeError))
+                          or any(t in text for t in _INTERPRETER_TEXT))
 
 
 def _describe(e: BaseException) -> str:
@@ -382,6 +541,11 @@ def _describe(e: BaseException) -> str:
 def _fail(verdict: dict, code: str, message: str) -> None:
     verdict.update(passed=False, failure_code=code, message=message)
     return None
+
+
+def _reject(verdict: dict, code: str, message: str) -> bool:
+    _fail(verdict, code, message)
+    return False
 
 
 def _context(device: str) -> dict:
