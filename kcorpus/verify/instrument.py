@@ -39,6 +39,8 @@ LAYOUT_ATEN = {
     "view_as", "expand_as", "numpy_T", "item", "is_nonzero", "unfold",
 }
 HOST_LIMIT = 16  # host values per forward beyond which the work is on the host, not in kernels
+SCALAR_WRITES = {"fill_", "fill", "full", "full_like", "new_full", "scalar_tensor", "index_fill_",
+                 "index_put_", "masked_fill_"}
 
 
 class Tampered(Exception):
@@ -348,6 +350,7 @@ class OpRecorder(TorchDispatchMode):
         self.host_values = 0   # elements of tensors built from Python or NumPy values
         self.host_builds = 0   # how many such tensors
         self.scalar_reads = 0  # .item() and friends
+        self.scalar_writes = 0  # fill_/full with a Python number: values written from the host
         self.to_host = 0       # elements copied from a device to the host
 
     def __enter__(self):
@@ -371,6 +374,9 @@ class OpRecorder(TorchDispatchMode):
             self.host_builds += 1
         elif name == "_local_scalar_dense":
             self.scalar_reads += 1
+        elif name in SCALAR_WRITES and any(isinstance(a, (int, float)) and not isinstance(a, bool)
+                                           for a in args[1:]):
+            self.scalar_writes += 1
         elif name in ("_to_copy", "copy_") and isinstance(out, torch.Tensor) and args:
             src = args[1] if name == "copy_" and len(args) > 1 else args[0]
             if isinstance(src, torch.Tensor) and src.device.type != "cpu" and out.device.type == "cpu":
@@ -387,6 +393,8 @@ class OpRecorder(TorchDispatchMode):
                     "values (Python lists, NumPy)")
         if self.scalar_reads > HOST_LIMIT:
             return f"forward read {self.scalar_reads} scalars back to the host (.item())"
+        if self.scalar_writes > HOST_LIMIT:
+            return f"forward wrote {self.scalar_writes} host scalars into tensors (fill_, full)"
         if self.to_host > HOST_LIMIT:
             return f"forward copied {self.to_host} elements from the device to the host"
         return None

@@ -84,6 +84,10 @@ HIDDEN_TENSOR_SOURCES = {
     "from_file": "a tensor from a file, invisible to the host-compute check",
     "from_buffer": "a storage from raw host memory, invisible to the host-compute check",
 }
+# Handlers torch calls from inside its dispatcher: a tensor subclass's or a mode's ops run where
+# the op recorder (itself a dispatch mode) cannot see them.
+DISPATCH_HOOKS = {"__torch_dispatch__", "__torch_function__", "TorchDispatchMode",
+                  "TorchFunctionMode"}
 # torch submodules that run work in other processes or build native code at run time
 DENIED_TORCH = {
     "cpp_extension": "native CUDA/C++ built at run time, whose kernels no one records",
@@ -215,9 +219,23 @@ def _forbidden(tree: ast.Module) -> StaticResult | None:
             why = _attribute_problem(node)
             if why:
                 return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: {_dotted(node)}: {why}")
+        hook = _dispatch_hook(node)
+        if hook:
+            return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: {hook}: a tensor "
+                                "subclass's or mode's handler runs where the op recorder cannot see")
         if isinstance(node, ast.Name) and node.id in INTROSPECTION:
             return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: {node.id}: introspection "
                                 "reaches the verifier's state")
+    return None
+
+
+def _dispatch_hook(node: ast.AST) -> str | None:
+    if isinstance(node, ast.FunctionDef) and node.name in DISPATCH_HOOKS:
+        return node.name
+    if isinstance(node, ast.Name) and node.id in DISPATCH_HOOKS:
+        return node.id
+    if isinstance(node, ast.Attribute) and node.attr in DISPATCH_HOOKS:
+        return node.attr
     return None
 
 

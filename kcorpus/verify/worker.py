@@ -225,7 +225,9 @@ def _load(job: dict, verdict: dict, counter):
         counter.own(cand_mod.__file__)
         cand = cand_mod.ModelNew(*copy.deepcopy(init))
     except Exception as e:
-        return _fail(verdict, codes.COMPILE_ERROR, _describe(e))
+        code = _runtime_code(e)
+        return _fail(verdict, code if code == codes.SANDBOX_VIOLATION else codes.COMPILE_ERROR,
+                     _describe(e))
     perturb_weights(ref, job.get("seed", 0))
     try:
         cand.load_state_dict(ref.state_dict(), strict=False)
