@@ -45,6 +45,8 @@ class BenchConfig:
     hangs: int = 2
     baseline: bool = True
     forward_timeout_s: float = 10.0
+    against: str | None = None  # another checkout whose verifier runs the same jobs
+    repeat: bool = True
 
 
 # -- the candidate set -------------------------------------------------------------------------
@@ -139,8 +141,9 @@ def _jobs(cfg: BenchConfig, base: list[dict]) -> list[dict]:
             for j in base]
 
 
-def run_pool(cfg: BenchConfig, jobs: list[dict], cache: str) -> tuple[dict, float]:
-    limits = sandbox.Limits(cfg.timeout_s, 8192, cfg.parallel, inductor_cache=cache)
+def run_pool(cfg: BenchConfig, jobs: list[dict], cache: str, worker: str | None = None
+             ) -> tuple[dict, float]:
+    limits = sandbox.Limits(cfg.timeout_s, 8192, cfg.parallel, inductor_cache=cache, worker=worker)
     t0 = time.perf_counter()
     verdicts = {v["id"]: v for v in sandbox.run_jobs(jobs, limits, cfg.device)}
     return verdicts, time.perf_counter() - t0
@@ -173,8 +176,10 @@ def run(cfg: BenchConfig) -> dict:
     jobs = _jobs(cfg, candidate_set(cfg.hangs))
     with tempfile.TemporaryDirectory(prefix="kcorpus-bench-") as cache:
         first, t_first = run_pool(cfg, jobs, cache)
-        second, t_second = run_pool(cfg, jobs, cache)
+        second, t_second = run_pool(cfg, jobs, cache) if cfg.repeat else (first, t_first)
         fresh, t_fresh = run_fresh(cfg, jobs, cache) if cfg.baseline else ({}, None)
+        other, t_other = run_pool(cfg, jobs, cache, str(Path(cfg.against) / "kcorpus" / "verify" /
+                                                        "worker.py")) if cfg.against else ({}, None)
     gpu = next((v.get("gpu_name") for v in first.values() if v.get("gpu_name")), "cpu")
     arch = next((v.get("gpu_arch") for v in first.values() if v.get("gpu_arch")), "cpu")
     speedups = [v["speedup_eager"] for v in first.values() if v.get("speedup_eager")]
@@ -188,6 +193,11 @@ def run(cfg: BenchConfig) -> dict:
         "baseline_per_min": round(len(jobs) / t_fresh * 60, 1) if t_fresh else None,
         "speedup_vs_baseline": round(t_fresh / t_first, 2) if t_fresh else None,
         "verdicts_equal": _codes(first) == _codes(fresh) if fresh else None,
+        "against": cfg.against, "against_seconds": round(t_other, 2) if t_other else None,
+        "against_per_min": round(len(jobs) / t_other * 60, 1) if t_other else None,
+        "against_verdict_counts": dict(Counter(_codes(other).values())) if other else None,
+        "changed_verdicts": {k: f"{_codes(other)[k]} -> {_codes(first)[k]}" for k in first
+                             if other and _codes(other).get(k) != _codes(first)[k]},
         "repeat_verdicts_equal": _codes(first) == _codes(second),
         "repeat_median_speedup_drift": speedup_drift(first, second),
         "median_speedup_eager": statistics.median(speedups) if speedups else None,
@@ -215,6 +225,9 @@ def table(result: dict) -> str:
     if result["baseline_seconds"]:
         rows.append(("fresh process each", result["candidates"], result["baseline_seconds"],
                      result["baseline_per_min"]))
+    if result["against_seconds"]:
+        rows.append((f"against {Path(result['against']).name}", result["candidates"],
+                     result["against_seconds"], result["against_per_min"]))
     lines = [" | ".join(f"{c!s:>20}" for c in r) for r in rows]
     lines.append(f"gpu: {result['gpu']} ({result['arch']})  verdicts equal: "
                  f"{result['verdicts_equal']}  repeat equal: {result['repeat_verdicts_equal']}  "
@@ -233,12 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timing-trials", type=int, default=30)
     p.add_argument("--hangs", type=int, default=2)
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--no-repeat", action="store_true", help="run the pool once, not twice")
+    p.add_argument("--against", help="another kcorpus checkout: its verifier runs the same jobs")
     p.add_argument("--forward-timeout", type=float, default=10.0,
                    help="seconds of Python in forward outside Triton launches before a hang")
     p.add_argument("--out", type=Path, help="write the full result (every verdict) here")
     a = p.parse_args(argv)
     cfg = BenchConfig(a.device, a.parallel, a.timeout, a.trials, a.timing_trials, a.hangs,
-                      not a.no_baseline, a.forward_timeout)
+                      not a.no_baseline, a.forward_timeout, a.against, not a.no_repeat)
     result = run(cfg)
     if a.out:
         a.out.write_text(json.dumps(result, indent=1))

@@ -164,17 +164,22 @@ class LaunchCounter:
         return run
 
     def _wrap_bench(self, original):
-        """One config's benchmark: Triton's own timing runs unrecorded, the candidate's hooks
-        recorded; under the interpreter no benchmark runs (the first config wins)."""
+        """One config's benchmark: Triton's own timing runs unrecorded, everything the candidate
+        gave it (hooks, a custom do_bench) recorded. Under the interpreter there is no GPU
+        benchmarker: each config runs once, hooks included, and the first config wins."""
         counter = self
 
         @functools.wraps(original)
         def bench(tuner, *args, config, **meta):
-            if _interpreting():
-                return [float(tuner.configs.index(config)) if config in tuner.configs else 0.0] * 3
+            order = tuner.configs.index(config) if config in tuner.configs else 0
             saved = [(tuner, "pre_hook", tuner.pre_hook), (tuner, "post_hook", tuner.post_hook),
                      (config, "pre_hook", config.pre_hook)]
-            for obj, name, fn in saved:
+            custom = getattr(tuner, "_do_bench", None)
+            if custom is not None or _interpreting():
+                bencher = recorded(custom) if custom is not None else _run_once(order)
+                saved.append((tuner, "do_bench", tuner.__dict__.get("do_bench")))
+                tuner.__dict__["do_bench"] = bencher
+            for obj, name, fn in saved[:3]:
                 if fn is not None:
                     setattr(obj, name, recorded(fn))
             counter._tune(True)
@@ -184,7 +189,10 @@ class LaunchCounter:
             finally:
                 counter._tune(False)
                 for obj, name, fn in saved:
-                    setattr(obj, name, fn)
+                    if name == "do_bench":  # a cached_property: None means not computed yet
+                        tuner.__dict__.pop(name, None) if fn is None else tuner.__dict__.update(do_bench=fn)
+                    else:
+                        setattr(obj, name, fn)
 
         return bench
 
@@ -261,6 +269,15 @@ def poison(tensor: torch.Tensor) -> None:
         tensor.logical_not_()
     else:
         tensor.fill_(min(torch.iinfo(tensor.dtype).max, 0x5A5A5A5A) // 3 + 7)
+
+
+def _run_once(order: int):
+    """A benchmarker for the interpreter: one call, and the config's place as its time."""
+    def bench(kernel_call, quantiles=None, **_):
+        kernel_call()
+        return [float(order)] * (len(quantiles) if quantiles else 1) if quantiles else float(order)
+
+    return bench
 
 
 def _swap(obj, name: str, value):
@@ -352,6 +369,7 @@ class OpRecorder(TorchDispatchMode):
         self.scalar_reads = 0  # .item() and friends
         self.scalar_writes = 0  # fill_/full with a Python number: values written from the host
         self.to_host = 0       # elements copied from a device to the host
+        self.torch_work = 0    # elements touched by torch compute ops (largest tensor of each)
 
     def __enter__(self):
         _ACTIVE.append(self)
@@ -366,6 +384,8 @@ class OpRecorder(TorchDispatchMode):
         self.ops.add(name)
         out = func(*args, **(kwargs or {}))
         self._traffic(name, args, out)
+        if name not in LAYOUT_ATEN and name.rstrip("_") not in LAYOUT_ATEN:
+            self.torch_work += max((t.numel() for t in _tensors(args, kwargs, out)), default=0)
         return out
 
     def _traffic(self, name: str, args, out) -> None:
@@ -398,6 +418,14 @@ class OpRecorder(TorchDispatchMode):
         if self.to_host > HOST_LIMIT:
             return f"forward copied {self.to_host} elements from the device to the host"
         return None
+
+
+def _tensors(args, kwargs, out):
+    for x in (*args, *(kwargs or {}).values(), *(out if isinstance(out, (tuple, list)) else [out])):
+        if isinstance(x, torch.Tensor):
+            yield x
+        elif isinstance(x, (tuple, list)):
+            yield from (y for y in x if isinstance(y, torch.Tensor))
 
 
 def no_grad_forward(model: torch.nn.Module, inputs: list):

@@ -42,6 +42,9 @@ class Limits:
     inductor_cache: str | None = None
     tune_budget_s: float = 300.0  # compiling and autotuning, apart from timeout_s
     isolate: bool = True  # Landlock and a network namespace per child (isolation.py)
+    # another checkout's worker.py (an older verifier, for benchmarks): given only the flags
+    # every version understands
+    worker: str | None = None
 
     @classmethod
     def from_config(cls, cfg) -> Limits:
@@ -66,14 +69,15 @@ def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None,
 
 
 def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
-           inductor_cache: str | None, visible_devices: str | None = None):
+           inductor_cache: str | None, visible_devices: str | None = None,
+           worker: str | None = None):
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if memory_mb is not None and device == "cpu":  # CUDA reserves huge virtual ranges
             limit = memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    return subprocess.Popen([sys.executable, "-I", str(WORKER), *args], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-I", worker or str(WORKER), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
                             env=scrubbed_env(Path(workdir), device, inductor_cache,
                                              visible_devices),
@@ -89,8 +93,8 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
                        "--memory-mb", str(limits.memory_mb), "--device", device,
-                       "--tune-budget", str(limits.tune_budget_s), *_isolate_flag(limits)],
-                      tmp, device, None, limits.inductor_cache, visible_devices)
+                       *_new_flags(limits)],
+                      tmp, device, None, limits.inductor_cache, visible_devices, limits.worker)
         feeder = threading.Thread(target=_feed, args=(proc, jobs), daemon=True)
         feeder.start()
         drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never let it block
@@ -118,8 +122,8 @@ def run_job(job: dict, limits: Limits) -> dict:
     """One job in a fresh sandboxed interpreter; always returns a verdict."""
     device = job.get("device", "cpu")
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
-        proc = _popen(["--single", *_isolate_flag(limits)], tmp, device, limits.memory_mb,
-                      limits.inductor_cache)
+        proc = _popen(["--single", *_new_flags(limits)[2:]], tmp, device, limits.memory_mb,
+                      limits.inductor_cache, worker=limits.worker)
         try:
             out, err = proc.communicate(json.dumps(job).encode() + b"\n", timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:
@@ -135,8 +139,11 @@ def run_job(job: dict, limits: Limits) -> dict:
         return failed_verdict(job, *death_reason(proc.returncode, log))
 
 
-def _isolate_flag(limits: Limits) -> list[str]:
-    return [] if limits.isolate else ["--no-isolate"]
+def _new_flags(limits: Limits) -> list[str]:
+    """--tune-budget S [--no-isolate]; nothing for another checkout's worker."""
+    if limits.worker:
+        return []
+    return ["--tune-budget", str(limits.tune_budget_s)] + ([] if limits.isolate else ["--no-isolate"])
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -25,7 +25,6 @@ DENIED_MODULES = {
     "ctypes": "native calls that neither the op recorder nor the sandbox's audit can see",
     "_ctypes": "native calls that neither the op recorder nor the sandbox's audit can see",
     "cffi": "native calls that neither the op recorder nor the sandbox's audit can see",
-    "importlib": "imports under names built at run time",
     "threading": "work in another thread escapes the op recorder and the watchdog",
     "_thread": "work in another thread escapes the op recorder and the watchdog",
     "concurrent": "work in another thread or process escapes the op recorder",
@@ -49,9 +48,10 @@ DENIED_MODULES = {
     "profile": "profile functions read the verifier's frames",
     "cProfile": "profile functions read the verifier's frames",
 }
-# Other than the standard library, a worker has only torch and triton (GPU nodes install nothing
-# else), so any other import fails there; numpy is named for its reason.
-EXTRA_MODULES = {"torch", "triton"}
+# Other than the standard library, a worker has torch, triton and the small pure-Python packages
+# they come with (GPU nodes install nothing else), so any other import fails there unless it is
+# optional (inside a try that catches ImportError); numpy is named for its reason.
+EXTRA_MODULES = {"torch", "triton", "packaging", "typing_extensions"}
 DENIED_EXTRA = {"numpy": "host compute that the op recorder cannot see"}
 FORBIDDEN_CALLS = {
     "eval": "runs code the static check cannot read",
@@ -73,6 +73,12 @@ INTROSPECTION = {
     "f_locals", "f_globals", "f_builtins", "f_code", "tb_frame", "tb_next", "gi_frame",
     "cr_frame", "ag_frame", "_getframe", "settrace", "setprofile", "CodeType",
 }
+# importlib is allowed (real code checks versions and optional packages with it); what loads code
+# from files or reaches the import machinery is not, and `import_module` from a candidate is
+# refused at run time for the modules denied above (worker.py).
+IMPORT_MACHINERY = {"_bootstrap", "_bootstrap_external", "_gcd_import", "reload", "exec_module",
+                    "load_module", "module_from_spec", "spec_from_file_location", "spec_from_loader",
+                    "SourceFileLoader", "SourcelessFileLoader", "ExtensionFileLoader", "find_loader"}
 # Tensors made from raw memory or per-element Python: nothing is dispatched, so the run's
 # host-compute check cannot see them.
 HIDDEN_TENSOR_SOURCES = {
@@ -92,7 +98,6 @@ DISPATCH_HOOKS = {"__torch_dispatch__", "__torch_function__", "TorchDispatchMode
 DENIED_TORCH = {
     "cpp_extension": "native CUDA/C++ built at run time, whose kernels no one records",
     "multiprocessing": "work in another process escapes the op recorder",
-    "distributed": "work in other processes escapes the op recorder",
 }
 STREAM_NAMES = {"Stream", "stream", "set_stream", "ExternalStream", "graph", "CUDAGraph"}
 PROTECTED_ROOTS = {"torch", "triton", "tl", "nn", "F", "math", "time", "builtins", "knobs"}
@@ -141,7 +146,7 @@ def check(code: str, lenient: bool = False, generated: str = "") -> StaticResult
         return StaticResult(codes.NO_MODELNEW, "defines no class ModelNew")
     if generated:
         return StaticResult(flags=[f"generated:{generated}"])
-    if not any(_is_kernel(n) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+    if not any(_is_kernel(n) or _jit_call(n) for n in ast.walk(tree)):
         return StaticResult(codes.NO_KERNEL, "defines no @triton.jit kernel")
     for check_fn in (_imports, _forbidden, _reference, _streams, _patching):
         result = check_fn(tree)
@@ -162,8 +167,14 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
-def _is_kernel(fn: ast.FunctionDef) -> bool:
-    return any(_dotted(d).split(".")[-1] == "jit" for d in fn.decorator_list)
+def _is_kernel(fn: ast.AST) -> bool:
+    return isinstance(fn, ast.FunctionDef) and any(
+        _dotted(d).split(".")[-1] == "jit" for d in fn.decorator_list)
+
+
+def _jit_call(node: ast.AST) -> bool:
+    """`triton.jit(fn)` called, not used as a decorator (Unsloth builds kernels this way)."""
+    return isinstance(node, ast.Call) and _dotted(node.func) in ("triton.jit", "jit")
 
 
 def _private_torch(path: str) -> bool:
@@ -172,22 +183,45 @@ def _private_torch(path: str) -> bool:
     return parts[0] == "torch" and any(p.startswith("_") and not p.startswith("__") for p in parts[1:])
 
 
-def _module_problem(path: str) -> str | None:
-    """Why importing module `path` is not allowed, or None."""
+def denied_module(path: str) -> str | None:
+    """Why a candidate may never import module `path`, or None."""
+    path = path.lstrip(".")
     root = path.split(".")[0]
-    if root in DENIED_MODULES:
-        return DENIED_MODULES[root]
-    if root in DENIED_EXTRA:
-        return DENIED_EXTRA[root]
-    if root not in EXTRA_MODULES and root not in sys.stdlib_module_names:
-        return "not in a worker's environment (the standard library, torch and triton)"
     if _private_torch(path):
         return "torch internals can switch off the dispatcher that records torch ops"
     denied = [DENIED_TORCH[p] for p in path.split(".")[1:] if root == "torch" and p in DENIED_TORCH]
-    return denied[0] if denied else None
+    return DENIED_MODULES.get(root) or DENIED_EXTRA.get(root) or (denied[0] if denied else None)
+
+
+def _module_problem(path: str, optional: bool) -> str | None:
+    """Why importing module `path` is not allowed, or None. An `optional` import (inside a try
+    that catches ImportError) may name a package the worker lacks: it falls back at run time."""
+    root = path.split(".")[0]
+    if denied_module(path):
+        return denied_module(path)
+    if root not in EXTRA_MODULES and root not in sys.stdlib_module_names and not optional:
+        return "not in a worker's environment (the standard library, torch and triton)"
+    return None
+
+
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def _optional_imports(tree: ast.Module) -> set[int]:
+    """ids of import statements inside a try whose handlers catch a failed import."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                h.type is None or {_dotted(t) for t in (h.type.elts if isinstance(h.type, ast.Tuple)
+                                                        else [h.type])} & _IMPORT_ERRORS
+                for h in node.handlers):
+            out |= {id(n) for stmt in node.body for n in ast.walk(stmt)
+                    if isinstance(n, (ast.Import, ast.ImportFrom))}
+    return out
 
 
 def _imports(tree: ast.Module) -> StaticResult | None:
+    optional = _optional_imports(tree)
     for node in ast.walk(tree):
         paths = []
         if isinstance(node, ast.Import):
@@ -199,7 +233,7 @@ def _imports(tree: ast.Module) -> StaticResult | None:
             base = node.module or ""
             paths = [base] + [f"{base}.{a.name}" for a in node.names if a.name != "*"]
         for path in paths:
-            why = _module_problem(path)
+            why = _module_problem(path, id(node) in optional)
             if why:
                 return StaticResult(codes.FORBIDDEN_IMPORT, f"line {node.lineno}: imports {path}: {why}")
     return None
@@ -212,9 +246,13 @@ def _forbidden(tree: ast.Module) -> StaticResult | None:
             if name in FORBIDDEN_CALLS:
                 return StaticResult(codes.FORBIDDEN_CALL,
                                     f"line {node.lineno}: calls {name}(): {FORBIDDEN_CALLS[name]}")
-            if name == "getattr" and not (len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
+            if name == "getattr" and not (len(node.args) >= 2 and (
+                    isinstance(node.args[1], ast.Constant) or _device_backend(node.args[1]))):
                 return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: getattr with a name "
                                     "built at run time hides what is reached")
+            why = _name_lookup_problem(name, node)
+            if why:
+                return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: {name}(): {why}")
         if isinstance(node, ast.Attribute):
             why = _attribute_problem(node)
             if why:
@@ -226,6 +264,29 @@ def _forbidden(tree: ast.Module) -> StaticResult | None:
         if isinstance(node, ast.Name) and node.id in INTROSPECTION:
             return StaticResult(codes.FORBIDDEN_CALL, f"line {node.lineno}: {node.id}: introspection "
                                 "reaches the verifier's state")
+    return None
+
+
+def _device_backend(name: ast.AST) -> bool:
+    """`getattr(torch, device.type)`: a device's backend module (torch.cuda, torch.cpu), the way
+    Liger-Kernel and others enter a device context; the name can only be a device type."""
+    return isinstance(name, ast.Attribute) and name.attr == "type"
+
+
+def _name_lookup_problem(name: str, call: ast.Call) -> str | None:
+    """getattr / attrgetter / methodcaller naming what an attribute access could not."""
+    leaf = name.split(".")[-1]
+    if leaf not in ("getattr", "attrgetter", "methodcaller", "hasattr"):
+        return None
+    names = call.args[1:2] if leaf in ("getattr", "hasattr") else call.args[:1]
+    if leaf in ("attrgetter", "methodcaller") and not all(isinstance(a, ast.Constant) for a in call.args):
+        return "a name built at run time hides what is reached"
+    for a in names:
+        text = str(a.value) if isinstance(a, ast.Constant) else ""
+        parts = text.split(".")
+        if any(p in INTROSPECTION or p in DISPATCH_HOOKS or p == "_C" or p == "__dict__"
+               or (p.startswith("_") and not p.startswith("__")) for p in parts):
+            return f"reaches {text}: internals the run cannot observe"
     return None
 
 
@@ -244,8 +305,12 @@ def _attribute_problem(node: ast.Attribute) -> str | None:
         return "introspection reaches code objects, frames and the verifier's state"
     if node.attr in HIDDEN_TENSOR_SOURCES:
         return HIDDEN_TENSOR_SOURCES[node.attr]
+    if node.attr in IMPORT_MACHINERY:
+        return "loads code the static check cannot read"
     if node.attr == "_C" or _private_torch(_dotted(node)):
         return "torch internals can switch off the dispatcher that records torch ops"
+    if node.attr == "__dict__" and _dotted(node).split(".")[0] in ("torch", "triton", "tl", "F", "nn"):
+        return "torch's namespace under names built at run time reaches its internals"
     if _dotted(node).startswith("torch.") and node.attr in DENIED_TORCH:
         return DENIED_TORCH[node.attr]
     return None

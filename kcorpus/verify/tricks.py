@@ -127,6 +127,12 @@ GC_READ = "import gc\n" + HONEST
 SYS_MODULES = "import sys\n" + variant("        return out\n",
                                        "        return sys.modules['kc_reference'].Model(1)(x)\n")
 
+# honest, but beyond Triton's CPU interpreter: a libdevice function, inline assembly
+LIBDEVICE = variant("import triton.language as tl\n",
+                    "import triton.language as tl\nfrom triton.language.extra import libdevice\n"
+                    ).replace("tl.maximum(x * w, 0.0)", "libdevice.asinh(tl.maximum(x * w, 0.0))")
+INLINE_ASM = variant("tl.maximum(x * w, 0.0)", 'tl.inline_asm_elementwise("mov.b32 $0, $1;", "=r,r", '
+                     "[tl.maximum(x * w, 0.0)], dtype=tl.float32, is_pure=True, pack=1)")
 # try/except around a launch that always fails, falling back to torch
 FALLBACK = variant("        scale_relu[(triton.cdiv(n, 128),)](x, self.weight, out, n, self.weight.numel(), "
                    "BLOCK=128)\n",

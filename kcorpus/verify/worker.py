@@ -135,6 +135,8 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         _stages(job, verdict, lock, report)
     except Exception as e:  # classified where raised; this is the backstop
         _fail(verdict, _runtime_code(e), _describe(e))
+    if REFUSED_IMPORTS:
+        _fail(verdict, codes.FORBIDDEN_IMPORT, f"imported at run time: {REFUSED_IMPORTS[0]}")
     if isolation.VIOLATIONS:  # whatever else happened, this is why
         tried = isolation.VIOLATIONS
         _fail(verdict, codes.SANDBOX_VIOLATION, f"tried {len(tried)} thing(s) outside the sandbox, "
@@ -220,14 +222,15 @@ def _load(job: dict, verdict: dict, counter):
         ref = ref_mod.Model(*init)
     except Exception as e:
         return _fail(verdict, codes.REFERENCE_ERROR, f"the reference failed: {_describe(e)}")
+    _guard_imports(counter)
     try:
         cand_mod = _module("kc_candidate", job["candidate_code"])
         counter.own(cand_mod.__file__)
         cand = cand_mod.ModelNew(*copy.deepcopy(init))
     except Exception as e:
         code = _runtime_code(e)
-        return _fail(verdict, code if code == codes.SANDBOX_VIOLATION else codes.COMPILE_ERROR,
-                     _describe(e))
+        keep = (codes.SANDBOX_VIOLATION, codes.INTERPRETER_UNSUPPORTED)
+        return _fail(verdict, code if code in keep else codes.COMPILE_ERROR, _describe(e))
     perturb_weights(ref, job.get("seed", 0))
     try:
         cand.load_state_dict(ref.state_dict(), strict=False)
@@ -235,6 +238,27 @@ def _load(job: dict, verdict: dict, counter):
         return _fail(verdict, codes.STATE_DICT_MISMATCH, _describe(e))
     device = job.get("device", "cpu")
     return ref_mod, ref.to(device), cand.to(device)
+
+
+REFUSED_IMPORTS: list[str] = []
+
+
+def _guard_imports(counter) -> None:
+    """`importlib.import_module` called from the candidate's own file refuses the modules the
+    static check denies (the name may be built at run time there); each refusal fails the
+    candidate even if it catches the ImportError."""
+    import importlib
+
+    real = importlib.import_module
+
+    def import_module(name, package=None):
+        why = static.denied_module(name)
+        if why and sys._getframe(1).f_code.co_filename in counter.own_files:
+            REFUSED_IMPORTS.append(f"{name}: {why}")
+            raise ImportError(f"{name} may not be imported by a candidate: {why}")
+        return real(name, package)
+
+    importlib.import_module = import_module
 
 
 def _inputs(ref_mod, seed: int, dist: str, resize: bool, device: str, domain=None) -> list:
@@ -305,15 +329,28 @@ def _correctness(run: _Run, trials: int | None = None, offset: int = 0) -> bool:
     return True
 
 
-def _observed(run: _Run, recorder, ops: set[str]) -> tuple[str, str] | None:
-    """What the recorder saw that fails the candidate: host compute, or torch compute ops."""
+GLUE_FRACTION = 0.25  # torch compute over at most this share of the problem's size is glue
+
+
+def _observed(run: _Run, recorder, ops: set[str], tensors: list) -> tuple[str, str] | None:
+    """What the recorder saw that fails the candidate: host compute, or torch compute ops that
+    did more than glue (a loss summed over rows, a mask of the labels: real kernels' launchers
+    do that) -- more than GLUE_FRACTION of the elements of the forward's largest input or
+    output. Glue is recorded in torch_ops, so the pair is not labelled pure Triton."""
     ops |= set(recorder.compute_ops())
     run.verdict["torch_ops"] = sorted(ops | set(run.verdict["torch_ops"]))
     host = recorder.host_compute()
     if host:
         return codes.HOST_COMPUTE, host
-    if ops and not run.lenient:
-        return codes.TORCH_OPS, f"forward ran torch compute ops: {', '.join(sorted(ops))}"
+    if not recorder.compute_ops() or run.lenient:
+        return None
+    scale = max((t.numel() for t in tensors if hasattr(t, "numel")), default=0)
+    if recorder.torch_work > GLUE_FRACTION * scale:
+        return codes.TORCH_OPS, (f"forward ran torch compute ops ({', '.join(sorted(ops))}) over "
+                                 f"{recorder.torch_work} elements; the problem's largest tensor "
+                                 f"has {scale}")
+    if "torch_glue" not in run.verdict["flags"]:
+        run.verdict["flags"].append("torch_glue")
     return None
 
 
@@ -359,11 +396,11 @@ def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
     try:
         if counter.count == 0:
             raise correctness.CheckFailed(codes.NO_TRITON_LAUNCH, "forward launched no Triton kernel")
-        seen = _observed(run, recorder, ops)
+        flat = correctness.flatten(cand_out)
+        seen = _observed(run, recorder, ops, cand_in + flat)
         if seen:
             raise correctness.CheckFailed(*seen)
         correctness.check_inputs_unchanged(pristine, cand_in)
-        flat = correctness.flatten(cand_out)
         correctness.check_fresh(flat, cand_in)
         correctness.compare(correctness.flatten(ref_out), flat, tf32=verdict["tf32"], errors=errors)
     except correctness.CheckFailed as f:
@@ -372,7 +409,7 @@ def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
 
 
 def _ablation(run: _Run, offset: int = 0) -> bool:
-    """Kernel ablation: forward again on fresh inputs with every launch of the candidate's own
+    """Kernel ablation: forward again on a trial's inputs with every launch of the candidate's own
     kernels replaced by one that poisons its tensor arguments and does no work. An output that
     is still correct was not computed by those kernels: KERNEL_NOT_USED. A pure-Triton
     candidate needs every tensor output computed by them; a lenient one (a partial conversion)
@@ -382,7 +419,9 @@ def _ablation(run: _Run, offset: int = 0) -> bool:
     from kcorpus.verify import correctness, instrument
 
     counter, verdict = run.counter, run.verdict
-    inputs = run.inputs(run.seed + 300 + offset)
+    # the inputs of the first trial again: a candidate that memoises outputs by input values
+    # returns its cached copy without launching anything, which the ablation then sees
+    inputs = run.inputs(run.seed + offset)
     ref_out = correctness.flatten(instrument.no_grad_forward(run.ref, correctness.clone_all(inputs)))
     counter.ghost, counter.poisoned, counter.own_launches = True, 0, 0
     recorder, crashed = instrument.OpRecorder(), ""
@@ -394,7 +433,7 @@ def _ablation(run: _Run, offset: int = 0) -> bool:
         out, crashed = None, _describe(e)[:300]
     finally:
         counter.ghost = False
-    seen = _observed(run, recorder, set())
+    seen = _observed(run, recorder, set(), inputs + ref_out)
     if seen:
         return _reject(verdict, seen[0], f"with its kernels ablated: {seen[1]}")
     tensors = [i for i, r in enumerate(ref_out) if isinstance(r, torch.Tensor) and r.numel()]
@@ -516,23 +555,42 @@ def _runtime_code(e: BaseException) -> str:
     return codes.COMPILE_ERROR if names & _COMPILE_ERRORS else codes.RUNTIME_ERROR
 
 
-_INTERPRETER_TEXT = ("interpreter", "libdevice", "inline_asm", "not supported", "not implemented",
-                     "unsupported")
+_INTERPRETER_LACKS = ("libdevice", "extra.", "extern_elementwise", "inline_asm")
 
 
 def _interpreter_unsupported(e: BaseException) -> bool:
-    """Under TRITON_INTERPRET=1: the interpreter itself failed on something it lacks (a
-    libdevice function, inline assembly, ...), raised from inside Triton's own code."""
+    """Under TRITON_INTERPRET=1: the interpreter itself lacks what the kernel uses (it raises
+    NotImplementedError for inline assembly, and its libdevice functions are None), as opposed
+    to a kernel that is wrong (InterpreterError wrapping any other error)."""
     if os.environ.get("TRITON_INTERPRET") != "1":
         return False
-    tb, files = e.__traceback__, []
+    chain, seen = [], e
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if any(isinstance(x, NotImplementedError) or "not supported in interpreter" in str(x)
+           or "0 active drivers" in str(x) for x in chain):
+        return True  # the last: a program that asks Triton for a GPU driver at import
+    if any(isinstance(x, AttributeError) and "'float' object has no attribute" in str(x)
+           for x in chain):
+        return True  # scalar arguments arrive as Python floats in the interpreter
+    if any("`_semantic` argument must be provided" in str(x) for x in chain):
+        return True  # a module-level alias of a tl function, which the interpreter cannot patch
+    return any(_failing_line_uses(x, _INTERPRETER_LACKS) for x in chain
+               if "NoneType" in str(x))
+
+
+def _failing_line_uses(e: BaseException, names: tuple[str, ...]) -> bool:
+    """Whether the innermost line of a loaded program in e's traceback mentions one of names."""
+    import linecache
+
+    tb, line = e.__traceback__, ""
     while tb is not None:
-        files.append(tb.tb_frame.f_code.co_filename)
+        filename = tb.tb_frame.f_code.co_filename
+        if Path(filename).name.startswith(("kc_candidate_", "kc_reference_")):
+            line = linecache.getline(filename, tb.tb_lineno)
         tb = tb.tb_next
-    in_triton = bool(files) and f"{os.sep}triton{os.sep}" in files[-1]
-    text = f"{type(e).__name__}: {e}".lower()
-    return in_triton and (isinstance(e, (NotImplementedError, AttributeError))
-                          or any(t in text for t in _INTERPRETER_TEXT))
+    return any(n in line for n in names)
 
 
 def _describe(e: BaseException) -> str:

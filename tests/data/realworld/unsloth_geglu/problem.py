@@ -1,0 +1,23 @@
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Model(nn.Module):
+    """GeGLU activation of a Gemma-style MLP with exact (erf) GELU: gelu(gate) * up."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, gate, up):
+        return F.gelu(gate, approximate="none") * up
+
+
+def get_inputs():
+    gate = torch.randn(2, 16, 256)
+    up = torch.randn(2, 16, 256)
+    return [gate, up]
+
+
+def get_init_inputs():
+    return []
