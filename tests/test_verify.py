@@ -194,3 +194,27 @@ def test_crashing_and_hanging_candidates_fail_while_the_stage_goes_on(tmp_path):
         assert got["nokernel"]["failure_code"] == codes.NO_MODELNEW
         assert {r["verifier_version"] for r in got.values()} == {codes.VERIFIER_VERSION}
         assert verify(cat, cfg) == {"verdicts": 0, "passed": 0}  # nothing left to do
+
+
+def test_ablation_leaves_the_candidates_weights_as_they_were():
+    """The ghost launches poison every tensor argument, weights included; they are put back, so
+    the checks after the ablation (and timing on a GPU) see the candidate as it was."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import torch
+
+    from kcorpus.verify import instrument
+
+    counter = instrument.LaunchCounter()
+    weight, scratch = torch.randn(8), torch.randn(4, dtype=torch.float64)
+    before = weight.clone(), scratch.clone()
+
+    class Kernel:
+        fn = test_ablation_leaves_the_candidates_weights_as_they_were
+
+    counter._poison(Kernel(), (weight, scratch, 3), {})
+    assert weight.isnan().all() and scratch.isnan().all()
+    counter.restore()
+    assert torch.equal(weight, before[0]) and torch.equal(scratch, before[1])

@@ -18,6 +18,7 @@ uname -r
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 python3 -c "from kcorpus.verify import isolation; print('landlock abi', isolation.landlock_abi())"
 unshare -rn true && echo "user+net namespaces: yes" || echo "user+net namespaces: no"
+python3 -m kcorpus.bench.sandbox_probe || exit 1
 cat > /tmp/gpu_verify_background.sh <<INNER
 cd "$PWD"
 KCORPUS_TEST_PARALLEL=8 python3 -m pytest -q -m gpu -p no:cacheprovider -rA \

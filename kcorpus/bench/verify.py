@@ -178,8 +178,9 @@ def run(cfg: BenchConfig) -> dict:
         first, t_first = run_pool(cfg, jobs, cache)
         second, t_second = run_pool(cfg, jobs, cache) if cfg.repeat else (first, t_first)
         fresh, t_fresh = run_fresh(cfg, jobs, cache) if cfg.baseline else ({}, None)
-        other, t_other = run_pool(cfg, jobs, cache, str(Path(cfg.against) / "kcorpus" / "verify" /
-                                                        "worker.py")) if cfg.against else ({}, None)
+        other_worker = Path(cfg.against).resolve() / "kcorpus" / "verify" / "worker.py" \
+            if cfg.against else None
+        other, t_other = run_pool(cfg, jobs, cache, str(other_worker)) if other_worker else ({}, None)
     gpu = next((v.get("gpu_name") for v in first.values() if v.get("gpu_name")), "cpu")
     arch = next((v.get("gpu_arch") for v in first.values() if v.get("gpu_arch")), "cpu")
     speedups = [v["speedup_eager"] for v in first.values() if v.get("speedup_eager")]
@@ -211,6 +212,8 @@ def run(cfg: BenchConfig) -> dict:
                          "phase_seconds": first[k].get("phase_seconds"),
                          "baseline_seconds": fresh.get(k, {}).get("seconds") if fresh else None,
                          "repeat_code": _codes(second).get(k),
+                         "repeat_message": (second.get(k, {}).get("message") or "")[:300]
+                         if _codes(second).get(k) != _codes(first)[k] else "",
                          "baseline_code": _codes(fresh).get(k) if fresh else None}
                      for k in sorted(first)},
     }

@@ -60,6 +60,7 @@ class LaunchCounter:
         self.poisoned = 0
         self.own_files: set[str] = set()
         self.own_names: set[str] = set()
+        self._saved: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # poisoned: (tensor, before)
         self._report = report or (lambda phase: None)
         self._tuning = 0
         self._entered = 0.0
@@ -87,6 +88,9 @@ class LaunchCounter:
         self._patch(Autotuner, "_bench", self._wrap_bench)
         if hasattr(JITFunction, "_do_compile"):
             self._patch(JITFunction, "_do_compile", self._wrap_tuning)
+        from triton.compiler.compiler import CompiledKernel
+        if hasattr(CompiledKernel, "__getitem__"):  # kernel = fn.warmup(...); kernel[grid](...)
+            self._patch(CompiledKernel, "__getitem__", self._wrap_compiled)
         return self
 
     def own(self, path: str) -> None:
@@ -132,6 +136,33 @@ class LaunchCounter:
                 counter._exit()
 
         return run
+
+    def _wrap_compiled(self, original):
+        """A compiled kernel launched directly (the Triton tutorials' fused softmax does)."""
+        counter = self
+
+        @functools.wraps(original)
+        def getitem(kernel, grid):
+            runner = original(kernel, grid)
+            source = getattr(getattr(kernel, "src", None), "fn", None)
+
+            def run(*args, **kwargs):
+                counter._check_hooks()
+                counter.count += 1
+                own = counter._is_own(source)
+                counter.own_launches += own
+                if own and counter.ghost:
+                    return counter._poison(source, args, kwargs)
+                counter._enter()
+                try:
+                    with _disable_current_modes():
+                        return runner(*args, **kwargs)
+                finally:
+                    counter._exit()
+
+            return run
+
+        return getitem
 
     def _wrap_foreign(self, original):
         """Inductor's launcher: counted, never own, not recorded."""
@@ -226,11 +257,20 @@ class LaunchCounter:
             for value in list(args) + list(kwargs.values()):
                 tensor = value if isinstance(value, torch.Tensor) else getattr(value, "base", None)
                 if isinstance(tensor, torch.Tensor) and tensor.numel():
+                    self._saved.setdefault(id(tensor), (tensor, tensor.clone()))
                     poison(tensor)
                     self.poisoned += 1
         name = getattr(getattr(kernel, "fn", None), "__name__", "?")
         self.own_names.add(name)
         return None
+
+    def restore(self) -> None:
+        """Put back what ghost launches poisoned: the candidate's weights, caches and buffers
+        are as they were, for timing and the checks after it."""
+        with _disable_current_modes(), torch.no_grad():
+            for tensor, before in self._saved.values():
+                tensor.copy_(before)
+        self._saved.clear()
 
     def _check_hooks(self) -> None:
         if _launch_hooks() != self._hooks:

@@ -140,6 +140,7 @@ class ForkPool:
             os.dup2(err, 2)
             triton_cache = self.root / f"triton-{slot}"
             os.environ.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(triton_cache))
+            tempfile.tempdir = str(workdir)  # the server's cached answer is not the child's
             if self.cfg.isolate:
                 _confine(workdir, triton_cache, self.lock.path)
             if self.cfg.device == "cpu":  # CUDA reserves huge virtual ranges: no AS limit there

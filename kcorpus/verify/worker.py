@@ -59,6 +59,7 @@ _OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE; children must not write .pyc
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed, even from C, goes to stderr
     _preload(args.device)
@@ -139,8 +140,8 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         _fail(verdict, codes.FORBIDDEN_IMPORT, f"imported at run time: {REFUSED_IMPORTS[0]}")
     if isolation.VIOLATIONS:  # whatever else happened, this is why
         tried = isolation.VIOLATIONS
-        _fail(verdict, codes.SANDBOX_VIOLATION, f"tried {len(tried)} thing(s) outside the sandbox, "
-              f"first: {tried[0]}")
+        _fail(verdict, codes.SANDBOX_VIOLATION, f"tried {len(tried)} thing(s) outside the sandbox: "
+              + "; ".join(tried[:5]))
     try:
         _sync()
     except Exception as e:  # a CUDA fault is sticky: it surfaces here if not before
@@ -427,12 +428,14 @@ def _ablation(run: _Run, offset: int = 0) -> bool:
     recorder, crashed = instrument.OpRecorder(), ""
     try:
         out = correctness.flatten(_forward(run, correctness.clone_all(inputs), recorder))
+        out = [o.detach().clone() if isinstance(o, torch.Tensor) else o for o in out]
     except instrument.CandidateHang as e:
-        return _fail(verdict, codes.TIMEOUT, f"with its kernels ablated: {e}")
+        return _reject(verdict, codes.TIMEOUT, f"with its kernels ablated: {e}")
     except Exception as e:  # poisoned values broke what came after: the kernels mattered
         out, crashed = None, _describe(e)[:300]
     finally:
         counter.ghost = False
+        counter.restore()
     seen = _observed(run, recorder, set(), inputs + ref_out)
     if seen:
         return _reject(verdict, seen[0], f"with its kernels ablated: {seen[1]}")
