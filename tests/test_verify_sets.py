@@ -61,6 +61,26 @@ def test_real_world_kernel_is_accepted(realworld_cpu, case):
         assert realworld_cpu[case.name]["torch_ops"]
 
 
+# Where torch ops are allowed (`lenient`: partial conversions), the recorder does not decide, and
+# kernel ablation alone must catch output computed by torch beside a decoy kernel, in callbacks,
+# by a fallback around a failing launch, or memoised by input values (the ablation repeats a
+# trial's inputs).
+LENIENT_ABLATION = ["decoy_torch_result", "escape_dunder_methods", "escape_aten_overload",
+                    "cb_heuristics", "cb_grid_lambda", "cb_pre_run_hook", "cb_perf_model",
+                    "cb_do_bench", "cb_autotune_pre_hook", "fallback_try_except",
+                    "timing_value_memo", "escape_torch_compile"]
+
+
+def test_ablation_catches_what_lenient_mode_lets_the_recorder_pass():
+    cases = {c.name: c for c in WRITTEN}
+    jobs = [{**cases[n].job("cpu"), "lenient": True} for n in LENIENT_ABLATION]
+    limits = sandbox.Limits(timeout_s=300, memory_mb=8192, parallel=2)
+    verdicts = {v["id"]: v for v in sandbox.run_jobs(jobs, limits, "cpu")}
+    wrong = {n: (verdicts[n]["failure_code"], verdicts[n]["message"][:200]) for n in LENIENT_ABLATION
+             if verdicts[n]["failure_code"] != codes.KERNEL_NOT_USED}
+    assert not wrong, wrong
+
+
 def test_what_the_interpreter_cannot_run_is_its_own_code():
     """Real kernels that need a GPU (a driver query at import, scalar arguments the interpreter
     passes as Python floats, aliases of tl functions) fail on the CPU as INTERPRETER_UNSUPPORTED,

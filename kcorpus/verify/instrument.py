@@ -54,6 +54,7 @@ class LaunchCounter:
     def __init__(self, report=None):
         self.count = 0
         self.own_launches = 0
+        self.own_failed = 0  # own launches that raised (caught or not)
         self.depth = 0
         self.launch_seconds = 0.0
         self.ghost = False
@@ -131,6 +132,10 @@ class LaunchCounter:
             try:
                 with _disable_current_modes():
                     return original(kernel, *args, **kwargs)
+            except Exception:
+                counter.own_failed += own
+                counter.own_launches -= own
+                raise
             finally:
                 _swap(kernel, "pre_run_hooks", saved)
                 counter._exit()

@@ -93,6 +93,10 @@ def _interpreter_roots() -> list[str]:
         if real and real != checkout and (real.endswith(("site-packages", "dist-packages")) or any(
                 real.startswith(x.rstrip("/") + "/") for x in prefixes)):
             roots.add(real)
+        # package metadata on any import path (an editable install's egg-info in the checkout
+        # too): torch.compile reads every distribution's entry points
+        roots.update(glob.glob(os.path.join(real, "*.egg-info")) if real else [])
+        roots.update(glob.glob(os.path.join(real, "*.dist-info")) if real else [])
     return sorted(roots)
 
 

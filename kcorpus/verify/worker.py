@@ -379,7 +379,7 @@ def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
         if prime is not None:
             _forward(run, cand_in, recorder)
             correctness.copy_into(cand_in, inputs)
-        counter.count = 0
+        counter.count = counter.own_launches = counter.own_failed = 0
         cand_out = _forward(run, cand_in, recorder)
     except instrument.CandidateHang as e:
         return codes.TIMEOUT, str(e)
@@ -395,12 +395,16 @@ def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
     if redrawn and not correctness.finite(correctness.flatten(ref_out)):
         raise correctness.Skipped("the reference is not finite on these inputs")
     try:
-        if counter.count == 0:
+        if counter.count == 0 and not counter.own_failed:
             raise correctness.CheckFailed(codes.NO_TRITON_LAUNCH, "forward launched no Triton kernel")
         flat = correctness.flatten(cand_out)
         seen = _observed(run, recorder, ops, cand_in + flat)
         if seen:
             raise correctness.CheckFailed(*seen)
+        if counter.own_failed and not counter.own_launches:
+            raise correctness.CheckFailed(codes.KERNEL_NOT_USED, "every launch of the candidate's "
+                                          "own kernels failed, yet forward returned: its output "
+                                          "came from elsewhere (a fallback)")
         correctness.check_inputs_unchanged(pristine, cand_in)
         correctness.check_fresh(flat, cand_in)
         correctness.compare(correctness.flatten(ref_out), flat, tf32=verdict["tf32"], errors=errors)

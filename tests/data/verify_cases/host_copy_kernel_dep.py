@@ -1,7 +1,7 @@
 # case: a real kernel copies x into a staging buffer and the host computes relu(staging*w) from .tolist() and torch.frombuffer; because the output depends on the kernel's argument, ablation (NaN-filled args) makes it wrong, so ablation is fooled; only host-data detection (tolist/frombuffer) can catch it
 # problem: scale_relu
 # class: host_compute
-# expect: FORBIDDEN_CALL|HOST_COMPUTE
+# expect: FORBIDDEN_CALL
 # device: any
 import array
 

@@ -1,7 +1,7 @@
 # case: per-element .item() loop computing (a+b)*a in Python and writing each value with out[i, j] = v (select + fill_, layout ops); a kernel zeroes a scratch buffer
 # problem: add_mul
 # class: host_compute
-# expect: HOST_COMPUTE|KERNEL_NOT_USED
+# expect: HOST_COMPUTE
 # device: any
 import torch
 import torch.nn as nn

@@ -1,7 +1,7 @@
 # case: reads x and the weight out with .tolist(), computes relu(x*w) in Python floats and rebuilds the output with torch.tensor(list); a warm-up kernel zeroes a scratch buffer so a launch is counted
 # problem: scale_relu
 # class: host_compute
-# expect: HOST_COMPUTE|KERNEL_NOT_USED
+# expect: HOST_COMPUTE
 # device: any
 import torch
 import torch.nn as nn

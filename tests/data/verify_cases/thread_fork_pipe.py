@@ -1,7 +1,7 @@
 # case: os.fork() a child that computes (a+b)*a with torch (in its own process, so the parent's recorder never sees it), packs it with struct and sends it back through os.pipe; the parent rebuilds it with torch.frombuffer; a decoy kernel clears a scratch buffer
 # problem: add_mul
 # class: thread
-# expect: FORBIDDEN_CALL|KERNEL_NOT_USED
+# expect: FORBIDDEN_CALL
 # device: any
 import os
 import struct
