@@ -78,7 +78,7 @@ FROM ranked r LEFT JOIN baselines b USING (problem_id) WHERE rank = 1
 ATTEMPTS_SQL = f"""
 SELECT c.candidate_id, c.problem_id, c.code AS triton_code, c.completion, c.backend, c.model,
   c.prompt_template, c.turn, c.parent_candidate_id, {_OP_TYPE}, v.gpu_arch AS arch, v.passed,
-  v.stage, v.failure_code, v.message, v.torch_ops, v.interpreter, v.speedup_eager,
+  v.stage, v.failure_code, v.message, v.torch_ops, v.interpreter, v.sandbox, v.speedup_eager,
   v.verifier_version, s.repo_name, s.license
 FROM candidates c
 JOIN verdicts v ON v.candidate_id = c.candidate_id AND v.verifier_version = $vv

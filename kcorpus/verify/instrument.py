@@ -43,6 +43,9 @@ SCALAR_WRITES = {"fill_", "fill", "full", "full_like", "new_full", "scalar_tenso
                  "index_put_", "masked_fill_"}
 
 
+_INDUCTOR = object()  # stands for the source of a launch through Inductor's CachingAutotuner
+
+
 class Tampered(Exception):
     """The candidate changed Triton's global launch hooks."""
 
@@ -109,36 +112,45 @@ class LaunchCounter:
         self._patched.clear()
 
     # -- the wrappers ---------------------------------------------------------------------------
+    def _launch(self, source, args: tuple, kwargs: dict, launch):
+        """Every launch path ends here: counted, told own or not, ablated in ghost mode, run
+        with recording off (Triton's own machinery) otherwise."""
+        self._check_hooks()
+        self.count += 1
+        own = self._is_own(source)
+        self.own_launches += own
+        if own and self.ghost:
+            return self._poison(source, args, kwargs)
+        self._enter()
+        try:
+            with _disable_current_modes():
+                return launch()
+        except Exception:
+            self.own_failed += own
+            self.own_launches -= own
+            raise
+        finally:
+            self._exit()
+
     def _wrap_launch(self, original):
+        """JITFunction.run / InterpretedFunction.run: the grid callable and pre-run hooks are the
+        candidate's code, so they run recorded, here, before the launch itself."""
         counter = self
 
         @functools.wraps(original)
         def run(kernel, *args, **kwargs):
             if kwargs.get("warmup"):
                 return original(kernel, *args, **kwargs)
-            counter._check_hooks()
-            counter.count += 1
-            own = counter._is_own(kernel)
-            counter.own_launches += own
             if callable(kwargs.get("grid")):
                 kwargs["grid"] = recorded(kwargs["grid"])
             hooks = list(getattr(kernel, "pre_run_hooks", None) or [])
-            for hook in hooks:  # run here, recorded, instead of inside the launch
+            for hook in hooks:
                 hook(*args, **kwargs)
-            if own and counter.ghost:
-                return counter._poison(kernel, args, kwargs)
-            counter._enter()
             saved = _swap(kernel, "pre_run_hooks", [] if hooks else None)
             try:
-                with _disable_current_modes():
-                    return original(kernel, *args, **kwargs)
-            except Exception:
-                counter.own_failed += own
-                counter.own_launches -= own
-                raise
+                return counter._launch(kernel, args, kwargs, lambda: original(kernel, *args, **kwargs))
             finally:
                 _swap(kernel, "pre_run_hooks", saved)
-                counter._exit()
 
         return run
 
@@ -150,38 +162,19 @@ class LaunchCounter:
         def getitem(kernel, grid):
             runner = original(kernel, grid)
             source = getattr(getattr(kernel, "src", None), "fn", None)
-
-            def run(*args, **kwargs):
-                counter._check_hooks()
-                counter.count += 1
-                own = counter._is_own(source)
-                counter.own_launches += own
-                if own and counter.ghost:
-                    return counter._poison(source, args, kwargs)
-                counter._enter()
-                try:
-                    with _disable_current_modes():
-                        return runner(*args, **kwargs)
-                finally:
-                    counter._exit()
-
-            return run
+            return lambda *args, **kwargs: counter._launch(source, args, kwargs,
+                                                           lambda: runner(*args, **kwargs))
 
         return getitem
 
     def _wrap_foreign(self, original):
-        """Inductor's launcher: counted, never own, not recorded."""
+        """Inductor's launcher: the kernels of a program Inductor generated (the only case this
+        is installed for) are that candidate's own."""
         counter = self
 
         @functools.wraps(original)
         def run(kernel, *args, **kwargs):
-            counter.count += 1
-            counter._enter()
-            try:
-                with _disable_current_modes():
-                    return original(kernel, *args, **kwargs)
-            finally:
-                counter._exit()
+            return counter._launch(_INDUCTOR, args, kwargs, lambda: original(kernel, *args, **kwargs))
 
         return run
 
@@ -247,6 +240,8 @@ class LaunchCounter:
 
     # -- helpers --------------------------------------------------------------------------------
     def _is_own(self, kernel) -> bool:
+        if kernel is _INDUCTOR:
+            return True
         fn = getattr(kernel, "fn", None)
         code = getattr(fn, "__code__", None)
         return code is not None and code.co_filename in self.own_files
@@ -265,7 +260,7 @@ class LaunchCounter:
                     self._saved.setdefault(id(tensor), (tensor, tensor.clone()))
                     poison(tensor)
                     self.poisoned += 1
-        name = getattr(getattr(kernel, "fn", None), "__name__", "?")
+        name = "inductor" if kernel is _INDUCTOR else getattr(getattr(kernel, "fn", None), "__name__", "?")
         self.own_names.add(name)
         return None
 
