@@ -218,3 +218,47 @@ def test_ablation_leaves_the_candidates_weights_as_they_were():
     assert weight.isnan().all() and scratch.isnan().all()
     counter.restore()
     assert torch.equal(weight, before[0]) and torch.equal(scratch, before[1])
+
+
+def test_redraws_keep_what_get_inputs_guarantees():
+    """A redraw is used only where it keeps the problem's domain: rotary tables that never
+    change are never redrawn, probabilities stay in [0, 1], integer labels stay integers."""
+    import torch
+
+    from kcorpus.verify import correctness
+
+    def rotary_inputs():
+        pos = torch.arange(16).float()[:, None] * torch.rand(1, 4)
+        freqs = torch.arange(8).float()[None, :] / 8
+        angles = torch.cat([freqs, freqs], dim=-1) * 3.0
+        return [torch.randn(2, 16, 16), angles.cos().expand(16, 16), angles.sin().expand(16, 16), pos]
+
+    domain = correctness.infer_domain(rotary_inputs, seed=1)
+    assert "fixed" in domain.props[1] and "fixed" in domain.props[2] and "unit" in domain.props[1]
+    assert "fixed" not in domain.props[0]
+    usable, skipped = correctness.usable_distributions(rotary_inputs, 2, domain)
+    redrawn = correctness.draw_inputs(rotary_inputs, 5, "uniform", domain)
+    assert torch.equal(redrawn[1], rotary_inputs()[1])  # the table is kept as given
+    assert usable == ["given", "scaled", "offset"]  # the positions are never negative:
+    assert skipped == {"uniform": "input 3 would be negative; get_inputs() never makes it so"}
+
+    def probability_inputs():
+        return [torch.softmax(torch.randn(4, 10), -1), torch.randint(0, 10, (4,)).float()]
+
+    domain = correctness.infer_domain(probability_inputs, seed=1)
+    assert {"nonneg", "unit"} <= domain.props[0] and "integral" in domain.props[1]
+    usable, skipped = correctness.usable_distributions(probability_inputs, 2, domain)
+    assert usable == ["given"] and set(skipped) == {"scaled", "uniform", "offset"}
+
+
+def test_a_resized_batch_is_whole_rows_shared_by_every_tensor_of_that_batch():
+    import torch
+
+    from kcorpus.verify import correctness
+
+    x = torch.arange(12.0).reshape(4, 3)
+    y = x * 10  # a function of x, row by row
+    rx, ry, scalar = correctness.resize_batch([x, y, 2.0], seed=3)
+    assert rx.shape[0] == ry.shape[0] == correctness.odd_size(4) and scalar == 2.0
+    assert torch.equal(ry, rx * 10)  # the relation between the tensors holds
+    assert all(any(torch.equal(row, r) for r in x) for row in rx)
