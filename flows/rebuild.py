@@ -7,16 +7,20 @@ cached on their inputs (kcorpus/stage_cache.py), so an unchanged rebuild skips t
 
 from __future__ import annotations
 
+import contextvars
 import re
+import threading
 import time
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE, CachePolicy
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (create_markdown_artifact, create_progress_artifact,
+                               update_progress_artifact)
 from prefect.settings import temporary_settings
 from prefect.tasks import exponential_backoff
 
+from kcorpus import progress
 from kcorpus.config import load_config
 from kcorpus.stage_cache import cache_key
 from kcorpus.stages import STAGES, run_stage
@@ -44,6 +48,25 @@ cached_stage_task = stage_task.with_options(
     persist_result=True)
 
 
+def _progress_artifact(name: str):
+    """A progress listener that keeps one Prefect progress artifact of stage `name` up to date.
+    It is called from the stage's progress thread too, so it runs in this flow's context."""
+    ctx, lock, made = contextvars.copy_context(), threading.Lock(), {}
+
+    def listen(snap: dict) -> None:
+        if snap.get("stage") != name or not snap.get("total"):
+            return
+        pct = min(100.0, 100.0 * snap["done"] / snap["total"])
+        with lock:
+            if "id" not in made:
+                made["id"] = ctx.run(create_progress_artifact, pct, key=f"kcorpus-{name}-progress",
+                                     description=progress.describe(snap))
+            else:
+                ctx.run(update_progress_artifact, made["id"], pct, description=progress.describe(snap))
+
+    return listen
+
+
 def _stage_flow(name: str):
     @flow(name=f"kcorpus-{name}", log_prints=True)
     def stage(pipeline: str, workdir: str, refresh_cache: bool = False) -> dict:
@@ -54,7 +77,12 @@ def _stage_flow(name: str):
             run = run.with_options(retries=RETRIES[name],
                                    retry_delay_seconds=exponential_backoff(backoff_factor=30))
         t0 = time.perf_counter()
-        state = run(name, pipeline, workdir, return_state=True)
+        listener = _progress_artifact(name)
+        progress.LISTENERS.append(listener)
+        try:
+            state = run(name, pipeline, workdir, return_state=True)
+        finally:
+            progress.LISTENERS.remove(listener)
         result = state.result()
         if state.name == "Cached":
             result = {"cached": True, **{k: result[k] for k in KEEP_WHEN_CACHED if k in result},

@@ -11,9 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kcorpus.catalog import Catalog, CatalogError
+from kcorpus import progress
+from kcorpus.catalog import Catalog, CatalogError, CatalogLockedError
 from kcorpus.config import ConfigError, load_config
-from kcorpus.stages import catalog_path
+from kcorpus.stages import catalog_path, progress_path
 
 # offline by default: Prefect's local server must not try to phone home
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -80,12 +81,15 @@ def serve(pipeline: Path = typer.Argument(..., help="pipeline config with a `sch
 @app.command()
 def status(workdir: Path = WorkdirOpt,
            as_json: bool = typer.Option(False, "--json", help="one JSON object")) -> None:
-    """Row counts of every catalog table and the list of releases."""
+    """Row counts of every catalog table and the list of releases; while a rebuild holds the
+    catalog, the stage it is running and how far it is."""
     try:
         with Catalog(catalog_path(workdir), read_only=True) as cat:
             counts = cat.counts()
             releases = cat.rows("SELECT version, target, location AS path, created_at "
                                 "FROM releases ORDER BY created_at")
+    except CatalogLockedError as e:
+        return _running(workdir, str(e), as_json)
     except CatalogError as e:
         _fail(str(e))
     if as_json:
@@ -100,6 +104,18 @@ def status(workdir: Path = WorkdirOpt,
     out.print(table)
     for r in releases:
         out.print(f"release {r['version']} ({r['target']}): {r['path']}")
+
+
+def _running(workdir: Path, locked: str, as_json: bool) -> None:
+    """What `status` says while the catalog is locked: the writer's progress file."""
+    snap = progress.read(progress_path(workdir))
+    if snap is None:
+        _fail(locked)
+    if as_json:
+        print(json.dumps({"catalog": str(catalog_path(workdir)), "running": snap}, default=str))
+        return
+    print(f"a rebuild is running (process {snap.get('pid')}): {progress.describe(snap)} "
+          f"[{snap.get('state')}, updated {snap.get('updated_at')}]")
 
 
 @app.command()

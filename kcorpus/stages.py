@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kcorpus import progress
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
 from kcorpus.dedup import dedup
@@ -59,6 +60,11 @@ def catalog_path(workdir: Path) -> Path:
     return Path(workdir) / "catalog.duckdb"
 
 
+def progress_path(workdir: Path) -> Path:
+    """Where the running stage's progress is written (read by `kcorpus status`)."""
+    return Path(workdir) / "progress.json"
+
+
 def run_stage(name: str, cfg: PipelineConfig, workdir: Path) -> dict:
-    with Catalog(catalog_path(workdir)) as catalog:
+    with Catalog(catalog_path(workdir)) as catalog, progress.tracking(progress_path(workdir), name):
         return STAGES[name].run(catalog, cfg, Path(workdir))
