@@ -70,3 +70,37 @@ def test_a_rebuild_logging_to_a_file_shows_progress_and_status_answers_meanwhile
     assert any(a.get("total") for a in answers)
     done = run_cli("status", "--workdir", str(wd), "--json")
     assert json.loads(done.stdout)["tables"]["probes"] > 0
+
+
+def test_each_stage_keeps_one_prefect_progress_artifact_up_to_date():
+    """The flow's listener: one progress artifact per stage, created on the first snapshot and
+    updated after, also when called from the stage's progress thread."""
+    import asyncio
+    import threading
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.rebuild import _progress_artifact
+
+    @flow
+    def stage_like():
+        listen = _progress_artifact("problems")
+        listen({"stage": "problems", "description": "problems", "done": 1, "total": 4})
+        t = threading.Thread(target=listen, args=({"stage": "problems", "description": "problems",
+                                                   "done": 3, "total": 4},))
+        t.start()
+        t.join()
+        listen({"stage": "other", "done": 9, "total": 9})  # another stage's: not this artifact
+
+    stage_like()
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["kcorpus-problems-progress"])))
+
+    artifacts = asyncio.run(read())
+    assert len(artifacts) == 1 and artifacts[0].type == "progress"
+    assert float(artifacts[0].data) == 75.0 and "3/4" in artifacts[0].description
