@@ -54,6 +54,12 @@ STATIC_CASES = {
         codes.FORBIDDEN_CALL,
     P.variant("        return out\n", "        return torch.frombuffer(bytearray(8), dtype=torch.float32)\n"):
         codes.FORBIDDEN_CALL,
+    # the verifier and the worker themselves, even as an optional import
+    "try:\n    import kcorpus.verify.instrument as I\nexcept ImportError:\n    I = None\n" + P.HONEST:
+        codes.FORBIDDEN_IMPORT,
+    "import __main__\n" + P.HONEST: codes.FORBIDDEN_IMPORT,
+    # patching what an import bound, under any alias
+    "from triton.runtime import jit as J\nJ.JITFunction.run = None\n" + P.HONEST: codes.PATCHING,
 }
 
 # what real repositories write: allowed statically since verifier 0.3, the run decides
@@ -72,6 +78,7 @@ STATIC_ALLOWED = {
                                             "        return out\n"),
     "torch_compute_is_listed_not_failed": P.variant("        return out\n",
                                                     "        return torch.matmul(out, out.t())\n"),
+    "environment_knobs": "import os\nos.environ['KC_BLOCK'] = '128'\n" + P.HONEST,
 }
 @pytest.mark.parametrize("code, expected", list(STATIC_CASES.items()),
                          ids=list(range(len(STATIC_CASES))))

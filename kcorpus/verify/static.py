@@ -47,6 +47,8 @@ DENIED_MODULES = {
     "trace": "trace functions read and change the verifier's frames",
     "profile": "profile functions read the verifier's frames",
     "cProfile": "profile functions read the verifier's frames",
+    "kcorpus": "the verifier itself: patching it changes what is checked",
+    "__main__": "the worker itself: patching it changes what is checked",
 }
 # Other than the standard library, a worker has torch, triton and the small pure-Python packages
 # they come with (GPU nodes install nothing else), so any other import fails there unless it is
@@ -331,8 +333,19 @@ def _streams(tree: ast.Module) -> StaticResult | None:
     return None
 
 
+def _imported_names(tree: ast.Module) -> set[str]:
+    """Names bound by import statements (modules and what was imported from them)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return out
+
+
 def _patching(tree: ast.Module) -> StaticResult | None:
-    """Assignments into torch, triton, time...: they change what the verifier calls and times."""
+    """Assignments into torch, triton, time... or into anything imported (a module, a class of
+    one): they change what the verifier calls and times. `os.environ[...]` is allowed."""
+    roots = PROTECTED_ROOTS | _imported_names(tree)
     for node in ast.walk(tree):
         targets = []
         if isinstance(node, ast.Assign):
@@ -343,7 +356,8 @@ def _patching(tree: ast.Module) -> StaticResult | None:
             targets = node.targets
         for t in targets:
             root = _dotted(t).split(".")[0]
-            if isinstance(t, (ast.Attribute, ast.Subscript)) and root in PROTECTED_ROOTS:
+            environ = isinstance(t, ast.Subscript) and _dotted(t.value) == "os.environ"
+            if isinstance(t, (ast.Attribute, ast.Subscript)) and root in roots and not environ:
                 return StaticResult(codes.PATCHING, f"line {node.lineno}: assigns to {_dotted(t)}")
     return None
 
