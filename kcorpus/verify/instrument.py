@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import signal
 import time
 
@@ -330,8 +331,6 @@ def _swap(obj, name: str, value):
 
 
 def _interpreting() -> bool:
-    import os
-
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 

@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = sys.stdin.readlines()  # before confine() closes stdin
         if not args.no_isolate:
             lock.path.touch()
-            isolation.confine(isolation.Paths(write=[str(Path.cwd()), str(lock.path),
-                                                     os.environ.get("TRITON_CACHE_DIR", "")]))
+            caches = [os.environ.get(k, "") for k in ("TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR")]
+            for cache in filter(None, caches):
+                Path(cache).mkdir(parents=True, exist_ok=True)
+            isolation.confine(isolation.Paths(write=[str(Path.cwd()), str(lock.path), *caches]))
         for line in lines:
             if line.strip():
                 results.write(json.dumps(run_job(json.loads(line), lock, lambda _: None)) + "\n")
