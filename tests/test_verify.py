@@ -269,3 +269,17 @@ def test_a_resized_batch_is_whole_rows_shared_by_every_tensor_of_that_batch():
     assert rx.shape[0] == ry.shape[0] == correctness.odd_size(4) and scalar == 2.0
     assert torch.equal(ry, rx * 10)  # the relation between the tensors holds
     assert all(any(torch.equal(row, r) for r in x) for row in rx)
+
+
+def test_kcorpus_verify_prints_the_sandbox_and_the_ablation(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    (tmp_path / "problem.py").write_text(P.PROBLEM)
+    (tmp_path / "candidate.md").write_text("Here it is:\n```python\n" + P.HONEST + "```\n")
+    out = json.loads(run_cli("verify", str(tmp_path / "problem.py"), str(tmp_path / "candidate.md"),
+                             "--device", "cpu", "--json").stdout)
+    assert out["passed"] and out["stage"] == "provenance" and out["verifier_version"] == "0.3.0"
+    assert out["sandbox"] in ("landlock+netns", "landlock", "netns")
+    assert json.loads(out["ablation"])["own_kernels"] == ["scale_relu"]

@@ -17,7 +17,7 @@ FIELDS = ("passed", "stage", "failure_code", "message", "torch_ops", "static_fla
           "trials", "checks", "max_abs_err", "max_rel_err", "triton_launches", "eager_ms",
           "compile_ms", "candidate_ms", "speedup_eager", "speedup_compile", "timing", "device",
           "gpu_arch", "gpu_name", "driver", "interpreter", "tf32", "torch_version",
-          "triton_version", "seconds")
+          "triton_version", "ablation", "sandbox", "seconds")
 
 
 def verify_files(problem: Path, candidate: Path, device: str = "auto", lenient: bool = False,
