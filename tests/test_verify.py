@@ -206,10 +206,6 @@ def test_crashing_and_hanging_candidates_fail_while_the_stage_goes_on(tmp_path):
 def test_ablation_leaves_the_candidates_weights_as_they_were():
     """The ghost launches poison every tensor argument, weights included; they are put back, so
     the checks after the ablation (and timing on a GPU) see the candidate as it was."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import torch
 
     from kcorpus.verify import instrument
