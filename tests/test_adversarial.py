@@ -42,6 +42,7 @@ CASES = {  # name: (problem, candidate, expected failure code; "" means it must 
     "honest_non_contiguous_input": (P.STRIDED_PROBLEM, P.STRIDED, {""}),
     "honest_several_kernels": (P.PROBLEM, P.TWO_KERNELS, {""}),
     "honest_on_near_zero_problem": (P.TINY_PROBLEM, P.HONEST_FOR_TINY, {""}),
+    "honest_second_output_from_torch_glue": (P.GLUE_PROBLEM, P.GLUE, {""}),
 }
 CPU_ONLY = {  # what the interpreter itself cannot run: its own code, never MISMATCH or CRASH
     "libdevice_under_the_interpreter": (P.PROBLEM, P.LIBDEVICE, {codes.INTERPRETER_UNSUPPORTED}),
@@ -67,6 +68,11 @@ def test_trick_is_caught_or_honest_code_passes(cpu_verdicts, name):
     verdict = cpu_verdicts[name]
     assert verdict["failure_code"] in expected, verdict["message"]
     assert verdict["passed"] == (expected == {""})
+
+
+def test_torch_glue_is_recorded_and_flagged(cpu_verdicts):
+    v = cpu_verdicts["honest_second_output_from_torch_glue"]
+    assert v["torch_ops"] == ["gt", "sum"] and "torch_glue" in v["flags"]
 
 
 def test_honest_candidates_were_checked_at_two_sizes(cpu_verdicts):

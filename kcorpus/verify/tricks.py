@@ -133,6 +133,10 @@ LIBDEVICE = variant("import triton.language as tl\n",
                     ).replace("tl.maximum(x * w, 0.0)", "libdevice.asinh(tl.maximum(x * w, 0.0))")
 INLINE_ASM = variant("tl.maximum(x * w, 0.0)", 'tl.inline_asm_elementwise("mov.b32 $0, $1;", "=r,r", '
                      "[tl.maximum(x * w, 0.0)], dtype=tl.float32, is_pure=True, pack=1)")
+# honest: a second, small output that torch computes beside the kernel's (glue, recorded)
+GLUE_PROBLEM = PROBLEM.replace("return torch.relu(x * self.weight)",
+                               "return torch.relu(x * self.weight), (x[:, :1] > 0).sum()")
+GLUE = variant("        return out\n", "        return out, (x[:, :1] > 0).sum()\n")
 # try/except around a launch that always fails, falling back to torch
 FALLBACK = variant("        scale_relu[(triton.cdiv(n, 128),)](x, self.weight, out, n, self.weight.numel(), "
                    "BLOCK=128)\n",

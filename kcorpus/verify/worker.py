@@ -204,6 +204,7 @@ class _Run:
         self.job, self.verdict, self.ref_mod, self.ref, self.cand = job, verdict, ref_mod, ref, cand
         self.counter, self.lenient = counter, lenient
         self.device = job.get("device", "cpu")
+        self.compute_ops: set[str] = set()  # ATen compute ops seen at run time (glue included)
         self.seed = int(job.get("seed", 0)) * 1000
         self.domain = correctness.infer_domain(ref_mod.get_inputs, self.seed + 777)
         self.distributions, self.skipped = correctness.usable_distributions(
@@ -341,6 +342,7 @@ def _observed(run: _Run, recorder, ops: set[str], tensors: list) -> tuple[str, s
     do that) -- more than GLUE_FRACTION of the elements of the forward's largest input or
     output. Glue is recorded in torch_ops, so the pair is not labelled pure Triton."""
     ops |= set(recorder.compute_ops())
+    run.compute_ops |= ops
     run.verdict["torch_ops"] = sorted(ops | set(run.verdict["torch_ops"]))
     host = recorder.host_compute()
     if host:
@@ -418,9 +420,9 @@ def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
 def _ablation(run: _Run, offset: int = 0) -> bool:
     """Kernel ablation: forward again on a trial's inputs with every launch of the candidate's own
     kernels replaced by one that poisons its tensor arguments and does no work. An output that
-    is still correct was not computed by those kernels: KERNEL_NOT_USED. A pure-Triton
-    candidate needs every tensor output computed by them; a lenient one (a partial conversion)
-    at least one."""
+    is still correct was not computed by those kernels: KERNEL_NOT_USED. A candidate with no
+    torch compute needs every tensor output computed by them; one with torch glue or a lenient
+    one (a partial conversion) at least one."""
     import torch
 
     from kcorpus.verify import correctness, instrument
@@ -454,7 +456,10 @@ def _ablation(run: _Run, offset: int = 0) -> bool:
     if counter.own_launches == 0:
         return _reject(verdict, codes.KERNEL_NOT_USED, "forward launched none of the kernels its "
                      "own source defines")
-    if unaffected and (not run.lenient or len(unaffected) == len(tensors)):
+    # with no torch compute at all, every output must come from the kernels; with torch ops
+    # (glue, or a lenient partial conversion) an output may be torch's, but not all of them
+    strict = not run.lenient and not run.compute_ops
+    if unaffected and (strict or len(unaffected) == len(tensors)):
         names = ", ".join(sorted(counter.own_names))
         return _reject(verdict, codes.KERNEL_NOT_USED, f"output {unaffected[0]} stayed correct with "
                      f"the candidate's kernels ({names}) ablated: they did not compute it")
