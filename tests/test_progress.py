@@ -73,14 +73,16 @@ def test_a_rebuild_logging_to_a_file_shows_progress_and_status_answers_meanwhile
 
 
 def test_each_stage_keeps_one_prefect_progress_artifact_up_to_date():
-    """The flow's listener: one progress artifact per stage, created on the first snapshot and
-    updated after, also when called from the stage's progress thread."""
+    """The flow's listener: one progress artifact per stage and flow run, created on the first
+    snapshot and updated after, also when called from the stage's progress thread. (Other
+    tests' rebuilds share this session's Prefect database, hence the filter on this run.)"""
     import asyncio
     import threading
 
     from prefect import flow
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId,
+                                                ArtifactFilterKey)
 
     from flows.rebuild import _progress_artifact
 
@@ -94,12 +96,13 @@ def test_each_stage_keeps_one_prefect_progress_artifact_up_to_date():
         t.join()
         listen({"stage": "other", "done": 9, "total": 9})  # another stage's: not this artifact
 
-    stage_like()
+    run_id = stage_like(return_state=True).state_details.flow_run_id
 
     async def read():
         async with get_client() as client:
             return await client.read_artifacts(artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["kcorpus-problems-progress"])))
+                key=ArtifactFilterKey(any_=["kcorpus-problems-progress"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
 
     artifacts = asyncio.run(read())
     assert len(artifacts) == 1 and artifacts[0].type == "progress"
