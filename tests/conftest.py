@@ -23,6 +23,9 @@ os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["HF_DATASETS_CACHE"] = str(_SESSION_DIR / "hf-datasets")
 os.environ["KCORPUS_PROGRESS"] = "0"
+# Rebuilds start Prefect's temporary server; on a loaded 2-core machine its default 20 s start-up
+# limit was seen to run out (test_ray_verify, whose rebuild had its own PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def git(cwd: Path, *args: str) -> str:
