@@ -256,6 +256,18 @@ def bench_mine(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(ctx.args))
 
 
+@bench.command("problems", context_settings=_PASS_THROUGH)
+def bench_problems(ctx: typer.Context) -> None:
+    """Probe jobs/min and peak child memory of the problems stage, beside the probe before the
+    shape pass (bounded), with their op-type labels compared.
+
+    Options: PATH... --workers N --baseline-limit S --timeout S --memory-mb M --budget-s S
+    --budget-mb M --max-jobs N"""
+    from kcorpus.bench.problems import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
 @bench.command("dedup", context_settings=_PASS_THROUGH)
 def bench_dedup(ctx: typer.Context) -> None:
     """Near dedup of a synthetic corpus with planted copies, beside datasketch.

@@ -157,6 +157,15 @@ class RaySettings(_Model):
     init_kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to ray.init")
 
 
+class ProbeBudget(_Model):
+    """What the problems stage may spend on one problem's value checks on the CPU, estimated
+    from its shape pass (kcorpus/verify/probe.py); over it, the batch is cut, and a problem no
+    cut fits is recorded too_large_for_cpu (still eligible for a GPU)."""
+
+    seconds: float = Field(10.0, gt=0, description="estimated seconds on one CPU thread")
+    memory_mb: float = Field(2048.0, ge=64, description="estimated MB of tensors")
+
+
 class VerifyConfig(_Model):
     device: Literal["cpu", "cuda", "auto"] = "auto"
     trials: int = Field(5, ge=1, le=100)
@@ -169,6 +178,7 @@ class VerifyConfig(_Model):
     runner: Literal["local", "ray"] = Field("local", description="ray: one task per GPU on a cluster")
     ray: RaySettings = Field(default_factory=RaySettings)
     gpu_slots: int = Field(1, ge=1, description="jobs per GPU at once, across flows (Prefect limit)")
+    probe: ProbeBudget = Field(default_factory=ProbeBudget)
 
 
 class NearDedupSettings(_Model):

@@ -1,9 +1,14 @@
-"""The problems stage: run every new problem's reference in the sandbox once and keep the verdict
-in `probes`. Nondeterministic and degenerate problems (outputs near zero, outputs that do not
-move with the inputs or the weights) get no candidates and are not published. Modules whose
-file gave no inputs (`guesses`) are tried with each guessed program in turn: the first sound one
-becomes a problem (`inputs_origin: inferred`), and a module none of them fits becomes a reject.
-A sound problem's op labels, level, FLOPs and bytes then come from what its forward ran
+"""The problems stage: probe every new problem's reference in the sandbox once and keep the
+verdict in `probes`. The probe (verify/probe.py) counts ops, FLOPs and bytes under fake tensors
+and runs for real only the value checks: on the GPU when the pipeline has one, else on the CPU
+within `verify.probe`'s budget, cutting the batch where that fits it. A problem no cut fits is
+kept as `too_large_for_cpu` (its candidates wait for a GPU), and a run on a GPU probes it again.
+
+Nondeterministic and degenerate problems (outputs near zero, outputs that do not move with the
+inputs or the weights) get no candidates and are not published. Modules whose file gave no
+inputs (`guesses`) are tried with each guessed program in turn: the first sound one becomes a
+problem (`inputs_origin: inferred`), and a module none of them fits becomes a reject. A sound
+problem's op labels, level, FLOPs and bytes then come from what its forward ran
 (optypes.aten_op_types), replacing the static labels of mining time.
 """
 
@@ -21,20 +26,31 @@ from kcorpus.rejects import reject_row
 from kcorpus.verify import sandbox
 
 
+# problems never probed, and on a GPU those the CPU found too large to check
+TODO_SQL = """
+SELECT problem_id AS id, [code] AS programs FROM problems p
+WHERE NOT EXISTS (SELECT 1 FROM probes r WHERE r.problem_id = p.problem_id
+                  AND (r.checked_on IS DISTINCT FROM '' OR ? = 'cpu'))
+ORDER BY problem_id"""
+GUESSES_SQL = """
+SELECT module_id AS id, programs, g.* FROM guesses g
+WHERE NOT EXISTS (SELECT 1 FROM probes r WHERE r.problem_id = g.module_id)
+ORDER BY module_id"""
+
+
 def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
-    problems = catalog.rows("SELECT problem_id AS id, [code] AS programs FROM problems p "
-                            "WHERE NOT EXISTS (SELECT 1 FROM probes r WHERE r.problem_id = "
-                            "p.problem_id) ORDER BY problem_id")
-    guesses = catalog.rows("SELECT module_id AS id, programs, g.* FROM guesses g "
-                           "WHERE NOT EXISTS (SELECT 1 FROM probes r WHERE r.problem_id = "
-                           "g.module_id) ORDER BY module_id")
-    jobs = [{"kind": "probe", "id": r["id"], "programs": r["programs"], "device": "cpu"}
-            for r in problems + guesses]
+    from kcorpus.verify.stage import resolve_device
+
+    device = resolve_device(cfg.device)[0]
+    problems = catalog.rows(TODO_SQL, [device])
+    guesses = catalog.rows(GUESSES_SQL)
+    budget = {"seconds": cfg.probe.seconds, "memory_mb": cfg.probe.memory_mb}
+    jobs = [{"kind": "probe", "id": r["id"], "programs": r["programs"], "device": device,
+             "budget": budget} for r in problems + guesses]
     by_guess = {g["id"]: g for g in guesses}
-    limits = sandbox.Limits.from_config(cfg)
     probes, inferred, rejects = [], [], []
-    with bar("problems", total=len(jobs)) as progress:
-        for answer in (sandbox.run_jobs(jobs, limits, "cpu") if jobs else []):
+    with bar(f"problems ({device})", total=len(jobs)) as progress:
+        for answer in _answers(jobs, cfg, device):
             probes.append(probe_row(answer))
             guess = by_guess.get(answer["id"])
             if guess is not None:
@@ -44,9 +60,21 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
         catalog.insert_new("problems", schema.table("problems").to_arrow(inferred))
         catalog.insert_new("rejects", schema.table("rejects").to_arrow(rejects))
         scalar = {p["problem_id"]: p.pop("scalar_output") for p in probes}
+        catalog.con.execute("DELETE FROM probes WHERE list_contains(?, problem_id)",
+                            [[p["problem_id"] for p in probes]])  # re-probed on a GPU
         added = catalog.insert_new("probes", schema.table("probes").to_arrow(probes))
         _label_from_aten(catalog, [p for p in probes if p["aten_ops"]], scalar)
-    return {"probed": added, "ok": sum(r["ok"] for r in probes), "inferred": len(inferred)}
+    return {"probed": added, "ok": sum(r["ok"] for r in probes), "inferred": len(inferred),
+            "too_large_for_cpu": sum("too_large_for_cpu" in r["flags"] for r in probes)}
+
+
+def _answers(jobs: list[dict], cfg: VerifyConfig, device: str):
+    if not jobs:
+        return
+    from kcorpus.verify import gpu_slots
+
+    with gpu_slots.hold_gpu(device, cfg.gpu_slots):
+        yield from sandbox.run_jobs(jobs, sandbox.Limits.from_config(cfg), device)
 
 
 def _label_from_aten(catalog: Catalog, probes: list[dict], scalar: dict[str, bool]) -> None:
@@ -92,9 +120,16 @@ def probe_row(answer: dict) -> dict:
                    ({"error"} if any("error" in t for t in tried) else set()))
     if "failure_code" in answer:  # the sandbox itself reported: crash, timeout
         flags, tried = ["error"], [{"error": f"{answer['failure_code']}: {answer['message']}"}]
-    return {"problem_id": answer["id"], "ok": ok, "flags": [] if ok else flags,
+    if ok:  # a winner too large to check on the CPU is kept, flagged, with its figures
+        flags = [f for f in answer.get("flags") or [] if f == "too_large_for_cpu"]
+    cut, figures = answer.get("checked_inputs"), answer.get("figures")
+    return {"problem_id": answer["id"], "ok": ok, "flags": flags,
             "input_signature": answer.get("input_signature"),
             "aten_ops": answer.get("aten_ops") or [], "flops": answer.get("flops"),
             "bytes_moved": answer.get("bytes_moved"),
             "scalar_output": bool(answer.get("scalar_output")),
-            "message": "" if ok else json.dumps(tried)[:2000], "probed_at": datetime.now(UTC)}
+            "message": answer.get("note", "") if ok else json.dumps(tried)[:2000],
+            "checked_on": answer.get("checked_on", "") if ok else None,
+            "checked_inputs": json.dumps(cut) if cut else None,
+            "figures": json.dumps(figures) if figures else None,
+            "seconds": answer.get("seconds"), "probed_at": datetime.now(UTC)}

@@ -31,13 +31,15 @@ def test_unsound_references_are_flagged_and_sound_ones_pass(tmp_path):
         cat.insert_new("problems", schema.table("problems").to_arrow(
             [_problem(pid, fwd) for pid, fwd in FORWARDS.items()]))
         cfg = VerifyConfig(workers=2, timeout_s=60)
-        assert check_problems(cat, cfg) == {"probed": 6, "ok": 1, "inferred": 0}
+        assert check_problems(cat, cfg) == {"probed": 6, "ok": 1, "inferred": 0,
+                                            "too_large_for_cpu": 0}
         got = {r["problem_id"]: r for r in cat.rows("SELECT * FROM probes")}
         assert got["sound"]["ok"] and '"shape": [6, 100]' in got["sound"]["input_signature"]
         for flag in ("nondeterministic", "near_zero", "ignores_inputs", "ignores_weights"):
             assert not got[flag]["ok"] and flag in got[flag]["flags"], got[flag]
         assert got["broken"]["flags"] == ["error"] and "RuntimeError" in got["broken"]["message"]
-        assert check_problems(cat, cfg) == {"probed": 0, "ok": 0, "inferred": 0}
+        assert check_problems(cat, cfg) == {"probed": 0, "ok": 0, "inferred": 0,
+                                            "too_large_for_cpu": 0}
 
 
 BLOCKS = """import torch

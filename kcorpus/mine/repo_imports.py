@@ -73,8 +73,8 @@ class RepoModules:
                                                       and top in self.allowed)
 
     def module_name(self, path: Path) -> tuple[str, bool]:
-        rel = path.relative_to(self.root)
-        return _names_of(rel)[0], rel.name == "__init__.py"
+        rel = path.relative_to(self.root)  # the root's own __init__.py is the package ""
+        return (_names_of(rel) or [""])[0], rel.name == "__init__.py"
 
     def index(self, module: str) -> extract.FileIndex | None:
         if module not in self._indexes:

@@ -11,6 +11,7 @@ CUDA fault or out-of-memory ends that child only and becomes its verdict.
 Children report on a pipe, one JSON object per line: {"phase": "wait"|"run"} while they wait
 for and hold the GPU lock, {"phase": "tune"|"tuned"} around compiling and autotuning (which
 have their own budget, `tune_budget_s`, apart from the wall-clock limit), then {"verdict": {...}}.
+The server adds the child's peak resident set to its verdict (`child_rss_mb`).
 Each child is confined by isolation.py (Landlock, a network namespace, an audit hook) before
 it runs the job.
 """
@@ -169,16 +170,17 @@ class ForkPool:
             self._read(key.data)
         finished = []
         for pid, child in list(self.children.items()):
-            status = _reaped(pid)
+            status, rss_kb = _reaped(pid)
             expired = self._expired(child) if status is None else None
             if expired:
                 _kill(pid)
-                os.waitpid(pid, 0)
+                _, _, usage = os.wait4(pid, 0)
                 child.verdict = failed_verdict(child.job, *expired)
-                status = -1
+                status, rss_kb = -1, usage.ru_maxrss
             if status is not None:
                 self._read(pid)
                 self._finish(pid, child, status)
+                child.verdict["child_rss_mb"] = round(rss_kb / 1024, 1)
                 finished.append(child)
         return finished
 
@@ -252,12 +254,14 @@ def _die_with_parent() -> None:
         pass
 
 
-def _reaped(pid: int) -> int | None:
-    """The child's exit status once it has ended (negative: killed by that signal)."""
-    done, status = os.waitpid(pid, os.WNOHANG)
+def _reaped(pid: int) -> tuple[int | None, int]:
+    """The child's exit status once it has ended (negative: killed by that signal), and its
+    peak resident set in KiB."""
+    done, status, usage = os.wait4(pid, os.WNOHANG)
     if done == 0:
-        return None
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        return None, 0
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return code, usage.ru_maxrss
 
 
 def _kill(pid: int) -> None:

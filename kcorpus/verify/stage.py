@@ -1,4 +1,6 @@
 """The verify stage: a verdict for every candidate that has none for this verifier and device.
+On the CPU, candidates are checked at the batch their problem's probe was checked at, and those
+of problems too large for the CPU (`too_large_for_cpu`) wait for a GPU with no verdict.
 
 Static checks run here (AST only); candidates that pass them go to one sandboxed fork server
 that checks `workers` of them at a time, each in its own forked process, holding the GPU's
@@ -11,6 +13,7 @@ verifies only the rest.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 from datetime import datetime, UTC
 
@@ -45,7 +48,8 @@ def pending(catalog: Catalog, arch: str) -> list[dict]:
     """Candidates without a verdict, the biggest problems (bytes their reference moved) first:
     longest jobs first keeps one slow candidate from running alone at the end of the stage."""
     return catalog.rows(
-        "SELECT c.candidate_id, c.code, c.backend, p.code AS problem_code FROM candidates c "
+        "SELECT c.candidate_id, c.code, c.backend, p.code AS problem_code, pr.checked_on, "
+        "pr.checked_inputs FROM candidates c "
         "JOIN problems p USING (problem_id) LEFT JOIN probes pr USING (problem_id) "
         "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.candidate_id = c.candidate_id "
         "AND v.verifier_version = ? AND v.gpu_arch = ?) "
@@ -55,6 +59,9 @@ def pending(catalog: Catalog, arch: str) -> list[dict]:
 def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     device, arch, gpu_name = resolve_device(cfg.device)
     todo = pending(catalog, arch)
+    if device == "cpu":  # a problem the CPU could not check waits for a GPU, unverified
+        waiting = [r for r in todo if r["checked_on"] == ""]
+        todo = [r for r in todo if r["checked_on"] != ""]
     context = _context(device, arch, gpu_name)
     limits = sandbox.Limits.from_config(cfg)
     counts = {"verdicts": 0, "passed": 0}
@@ -76,7 +83,7 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
                              "candidate_code": row["code"], "device": device,
                              "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
                              "forward_timeout_s": cfg.forward_timeout_s,
-                             "generated": generated})
+                             "generated": generated, **_cut(row, device)})
                 continue
             record({"id": row["candidate_id"], "passed": False, "stage": "static",
                     "failure_code": result.failure_code, "message": result.message,
@@ -86,7 +93,16 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
             record(verdict)
             progress.advance()
     counts["verdicts"] += _flush(catalog, done)
+    if device == "cpu":
+        counts["waiting_for_gpu"] = len(waiting)
     return counts
+
+
+def _cut(row: dict, device: str) -> dict:
+    """On the CPU, the smaller batch the problems stage checked the problem at (probe.Cut)."""
+    if device != "cpu" or not row["checked_inputs"]:
+        return {}
+    return {"cut": json.loads(row["checked_inputs"])}
 
 
 def _run(jobs: list[dict], limits: sandbox.Limits, device: str, cfg: VerifyConfig):

@@ -10,10 +10,11 @@ for the fresh-process baseline). Untrusted code runs here, never in the pipeline
 what candidates print goes to stderr, stdout carries only verdicts.
 
 A job: {"id", "problem_code", "candidate_code", "device": "cpu"|"cuda", "trials", "seed",
-"lenient", "forward_timeout_s", "generated", "timing": {"warmup", "trials"}}; `generated`
+"lenient", "forward_timeout_s", "generated", "timing": {"warmup", "trials"}, "cut"}; `generated`
 ("inductor") marks a program kcorpus generated itself (see static.check). Other job kinds:
 "probe" (verify/probe.py) and "inductor" (verify/inductor_gen.py). `forward_timeout_s` bounds the
 Python a candidate's forward may run outside Triton launches and compiles (default 10 s).
+`cut` (CPU only) is the smaller batch the problems stage checked the problem at (probe.Cut).
 On the CPU set TRITON_INTERPRET=1: kernels run in
 Triton's interpreter, the verdict says so and carries no timing.
 
@@ -223,6 +224,10 @@ def _load(job: dict, verdict: dict, counter):
 
     try:
         ref_mod = _module("kc_reference", job["problem_code"])
+        if job.get("cut"):  # the smaller batch the problems stage checked this problem at
+            from kcorpus.verify.probe import Cut
+
+            Cut.of(job["cut"]).onto(ref_mod)
         init = ref_mod.get_init_inputs()
         torch.manual_seed(job.get("seed", 0))
         ref = ref_mod.Model(*init)
