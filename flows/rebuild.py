@@ -2,7 +2,9 @@
 
 Each subflow runs its stage as one task: network stages (mine, synth, publish) with retries
 and exponential backoff, and the stages that are pure functions of the catalog (dedup, publish)
-cached on their inputs (kcorpus/stage_cache.py), so an unchanged rebuild skips them.
+cached on their inputs (kcorpus/stage_cache.py), so an unchanged rebuild skips them. Importing
+it installs what the library leaves to the flows: a GPU's turns as a Prefect concurrency limit
+(flows/gpu_slots.py) and the Ray runner for verification (flows/ray_runner.py).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from prefect.artifacts import (create_markdown_artifact, create_progress_artifac
 from prefect.settings import temporary_settings
 from prefect.tasks import exponential_backoff
 
+from flows import gpu_slots, ray_runner  # noqa: F401 - the GPU's turns, and `runner: ray`
 from kcorpus import progress
 from kcorpus.config import load_config
 from kcorpus.stage_cache import cache_key
 from kcorpus.stages import STAGES, run_stage
+
+gpu_slots.install()
 
 
 # stages that talk to the network (GitHub, git remotes, model servers, the Hub) are retried,
@@ -122,6 +127,13 @@ def summary_markdown(name: str, results: dict[str, dict]) -> str:
         lines += ["", f"Release **{release.get('version')}** ({new}): "
                       f"[{release['location']}]({release['location']})"]
     return "\n".join(lines) + "\n"
+
+
+def serve(pipeline: str, workdir: str) -> None:
+    """Serve the rebuild on the pipeline's schedule until stopped (`kcorpus serve`)."""
+    from prefect import serve as serve_deployments
+
+    serve_deployments(deployment(pipeline, workdir))
 
 
 def deployment(pipeline: str, workdir: str):

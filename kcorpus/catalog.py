@@ -3,12 +3,15 @@
 - The schema version is recorded in `_meta`; an older catalog is migrated in place (new columns
   are added), a newer or incompatible one is refused with an error naming the table and column.
 - `insert_new` adds only rows whose key is not stored yet, so every stage can be rerun.
-- DuckDB locks the file for its writer; a second process gets `CatalogLockedError`.
+- DuckDB locks the file for its writer; a second process gets `CatalogLockedError`. A writer
+  waits up to `wait_s` (default WRITER_WAIT_S) for the lock first: readers such as `kcorpus
+  status` hold it for a moment between a rebuild's stages.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterator
@@ -27,15 +30,33 @@ class CatalogLockedError(CatalogError):
     """Another process is writing the catalog."""
 
 
+WRITER_WAIT_S = 30.0
+
+
 class Catalog:
-    def __init__(self, path: str | Path, read_only: bool = False):
+    def __init__(self, path: str | Path, read_only: bool = False, wait_s: float | None = None):
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise CatalogError(f"{self.path}: no catalog here (run `kcorpus rebuild` first)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        wait = (0.0 if read_only else WRITER_WAIT_S) if wait_s is None else wait_s
+        self.con = self._connect(time.monotonic() + wait)
+        if not read_only:
+            self._migrate()
+
+    def _connect(self, deadline: float) -> duckdb.DuckDBPyConnection:
+        while True:
+            try:
+                return self._connect_once()
+            except CatalogLockedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _connect_once(self) -> duckdb.DuckDBPyConnection:
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            return duckdb.connect(str(self.path), read_only=self.read_only)
         except duckdb.IOException as e:
             if "lock" in str(e).lower():
                 pid = re.search(r"PID (\d+)", str(e))
@@ -47,8 +68,6 @@ class Catalog:
             raise CatalogError(f"{self.path}: cannot open the catalog: {e}") from None
         except duckdb.Error as e:
             raise CatalogError(f"{self.path}: not a kcorpus catalog: {e}") from None
-        if not read_only:
-            self._migrate()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -65,17 +65,16 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
 @app.command()
 def serve(pipeline: Path = typer.Argument(..., help="pipeline config with a `schedule:`"),
           workdir: Path = WorkdirOpt) -> None:
-    """Serve the rebuild on the pipeline's cron schedule (Prefect's flow.serve; runs until
-    stopped). Teams with a Prefect server can deploy prefect.yaml instead."""
+    """Serve the rebuild on the pipeline's cron schedule (the flow's serve; runs until
+    stopped). Teams with a Prefect server can deploy the project's deployment file instead."""
     try:
         load_config(pipeline)
-        from flows.rebuild import deployment
-        from prefect import serve as prefect_serve
+        from flows.rebuild import deployment, serve as serve_flow
 
-        dep = deployment(str(pipeline), str(workdir))
+        deployment(str(pipeline), str(workdir))  # a config without a schedule fails here
     except (ConfigError, ValueError) as e:
         _fail(str(e))
-    prefect_serve(dep)
+    serve_flow(str(pipeline), str(workdir))
 
 
 @app.command()
@@ -293,7 +292,7 @@ def bench_rebuild(ctx: typer.Context) -> None:
     """A full rebuild of N sources, then the rebuild after one more source.
 
     Options: --sources N --ephemeral"""
-    from kcorpus.bench.rebuild import main as bench_main
+    from flows.bench_rebuild import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))
 

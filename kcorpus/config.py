@@ -149,7 +149,7 @@ class SynthConfig(_Model):
 
 
 class RaySettings(_Model):
-    """Where `verify.runner: ray` sends its batches (see kcorpus/verify/ray_runner.py)."""
+    """Where `verify.runner: ray` sends its batches (see flows/ray_runner.py)."""
 
     address: str | None = Field(None, description="ray://head:10001 or 'auto'; none: a local one")
     batch: int = Field(16, ge=1, description="candidates per Ray task")
@@ -162,7 +162,7 @@ class ProbeBudget(_Model):
     from its shape pass (kcorpus/verify/probe.py); over it, the batch is cut, and a problem no
     cut fits is recorded too_large_for_cpu (still eligible for a GPU)."""
 
-    seconds: float = Field(10.0, gt=0, description="estimated seconds on one CPU thread")
+    seconds: float = Field(4.0, gt=0, description="estimated seconds on one CPU thread")
     memory_mb: float = Field(2048.0, ge=64, description="estimated MB of tensors")
 
 
@@ -177,7 +177,7 @@ class VerifyConfig(_Model):
     lenient: bool = False
     runner: Literal["local", "ray"] = Field("local", description="ray: one task per GPU on a cluster")
     ray: RaySettings = Field(default_factory=RaySettings)
-    gpu_slots: int = Field(1, ge=1, description="jobs per GPU at once, across flows (Prefect limit)")
+    gpu_slots: int = Field(1, ge=1, description="jobs per GPU at once, across processes")
     probe: ProbeBudget = Field(default_factory=ProbeBudget)
 
 

@@ -90,6 +90,11 @@ class RecordDef:
 
         return datasets.Features({c.name: datasets_type(c.type) for c in self.columns})
 
+    def features_yaml(self) -> list[dict]:
+        """The `features` list of a Hub dataset card, as `datasets` writes it
+        (Features._to_yaml_list), without importing `datasets` (a GPU box may not have it)."""
+        return [{"name": c.name, **_yaml_type(c.type)} for c in self.columns]
+
     def to_arrow(self, rows: list[dict]) -> pa.Table:
         """Rows (dicts) to a table of exactly this schema; a missing key is an error."""
         names = self.column_names
@@ -124,6 +129,19 @@ def duckdb_type(t: Any) -> str:
         return f"{duckdb_type(t['list'])}[]"
     fields = ", ".join(f'"{f["name"]}" {duckdb_type(f["type"])}' for f in t["struct"])
     return f"STRUCT({fields})"
+
+
+def _yaml_type(t: Any) -> dict:
+    if isinstance(t, str):
+        return {"dtype": _scalar(t, _SCALARS_DATASETS)}
+    if "list" in t:
+        inner = t["list"]
+        if isinstance(inner, str):
+            return {"list": _scalar(inner, _SCALARS_DATASETS)}
+        if "struct" in inner:
+            return {"list": [{"name": f["name"], **_yaml_type(f["type"])} for f in inner["struct"]]}
+        return {"list": _yaml_type(inner)}
+    return {"struct": [{"name": f["name"], **_yaml_type(f["type"])} for f in t["struct"]]}
 
 
 def datasets_type(t: Any):

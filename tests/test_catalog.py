@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import duckdb
 import pytest
@@ -84,10 +85,12 @@ def test_a_second_process_gets_a_clear_error_and_the_file_stays_sound(tmp_path):
     assert writer.stdout.readline().strip() == "open"
     for read_only in (False, True):
         with pytest.raises(CatalogLockedError, match="in use by another process"):
-            Catalog(path, read_only=read_only)
-    assert writer.wait(timeout=60) == 0
-    with Catalog(path, read_only=True) as cat:
+            Catalog(path, read_only=read_only, wait_s=0)
+    t0 = time.monotonic()
+    with Catalog(path) as cat:  # a writer waits for the lock (WRITER_WAIT_S), then has it
+        assert time.monotonic() - t0 > 1
         assert sorted(r["reject_id"] for r in cat.rows("SELECT reject_id FROM rejects")) == ["w1", "w2"]
+    assert writer.wait(timeout=60) == 0
 
 
 def test_read_only_open_of_a_missing_catalog(tmp_path):

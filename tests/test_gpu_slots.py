@@ -1,4 +1,5 @@
-"""The per-GPU Prefect global concurrency limit, against Prefect's real (temporary) server.
+"""A GPU's turns: file locks by default (the library), a Prefect global concurrency limit when
+the flows install theirs, against Prefect's real (temporary) server.
 
 There is no GPU here, so the limits are named explicitly; on a GPU the name is the device's
 UUID (gpu_slots.limit_names).
@@ -13,7 +14,17 @@ import uuid
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
+import pytest
+
+from flows import gpu_slots as prefect_slots
 from kcorpus.verify import gpu_slots
+
+
+@pytest.fixture
+def prefect_holder():
+    prefect_slots.install()
+    yield
+    gpu_slots.install(None)
 
 
 def _intervals(name: str, holders: int, hold_s: float = 1.0) -> list[tuple[float, float]]:
@@ -41,7 +52,7 @@ def _overlap(spans: list[tuple[float, float]]) -> bool:
     return any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
 
 
-def test_one_slot_per_gpu_makes_holders_take_turns():
+def test_one_slot_per_gpu_makes_holders_take_turns(prefect_holder):
     name = gpu_slots.PREFIX + uuid.uuid4().hex
     spans = _intervals(name, holders=3)
     assert len(spans) == 3 and not _overlap(spans)
@@ -50,7 +61,7 @@ def test_one_slot_per_gpu_makes_holders_take_turns():
     assert limit.limit == 1 and limit.active_slots == 0  # created on first use, all released
 
 
-def test_a_limit_the_operator_set_is_kept():
+def test_a_limit_the_operator_set_is_kept(prefect_holder):
     name = gpu_slots.PREFIX + uuid.uuid4().hex
     with get_client(sync_client=True) as client:
         client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=2))
@@ -64,3 +75,27 @@ def test_nothing_is_held_on_the_cpu():
     assert gpu_slots.limit_names("cpu") == []
     with gpu_slots.hold_gpu("cpu"):  # no Prefect API call at all
         pass
+
+
+def test_without_prefect_processes_take_turns_through_file_locks(tmp_path, monkeypatch):
+    """The library alone: one lock file per slot; other processes wait for it, then hold it."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("KCORPUS_LOCK_DIR", str(tmp_path))
+    gpu_slots.install(None)
+    name = gpu_slots.PREFIX + uuid.uuid4().hex
+    other = [sys.executable, "-c", "import time; from kcorpus.verify import gpu_slots\n"
+             f"with gpu_slots.hold([{name!r}], 1, timeout_s=30): print(time.monotonic())"]
+    with gpu_slots.hold([name], slots=1):
+        proc = subprocess.Popen(other, stdout=subprocess.PIPE, text=True,
+                                env={**__import__("os").environ, "KCORPUS_LOCK_DIR": str(tmp_path)})
+        time.sleep(1.5)
+        released = time.monotonic()
+    got = float(proc.communicate(timeout=60)[0])
+    assert got >= released  # it held the slot only after this process let it go
+    with gpu_slots.hold([name], slots=2), gpu_slots.hold([name], slots=2):
+        pass  # two slots: two holders at once
+    with gpu_slots.hold([name], slots=1), pytest.raises(TimeoutError):
+        with gpu_slots.hold([name], slots=1, timeout_s=0.5):
+            pass

@@ -62,7 +62,7 @@ def test_a_rebuild_logging_to_a_file_shows_progress_and_status_answers_meanwhile
             answers.append(json.loads(got.stdout)["running"])
         time.sleep(0.3)
     assert proc.returncode == 0, log.read_text()[-3000:]
-    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("progress problems: ")]
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("progress problems (cpu): ")]
     assert lines, log.read_text()[-3000:]
     assert answers, "status never reported the running stage while the catalog was held"
     assert {a["stage"] for a in answers} <= {"mine", "problems", "synth", "verify", "refine",

@@ -49,3 +49,10 @@ def test_a_malformed_definition_is_a_clear_error(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(schema.SchemaError, match="not valid JSON"):
         schema._load(bad, None)
+
+
+def test_card_features_are_written_as_datasets_writes_them_without_importing_it():
+    """A GPU box without `datasets` publishes the same card `datasets` would describe."""
+    for name in schema.configs():
+        rec = schema.config(name)
+        assert rec.features_yaml() == rec.datasets_features()._to_yaml_list(), name

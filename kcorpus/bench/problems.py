@@ -14,9 +14,9 @@ fork server, `--workers` children on the CPU):
 `label_agreement` is the share of problems both found sound (too_large_for_cpu counts as sound
 for the probe) whose op-type labels (optypes.aten_op_types over the ATen ops each saw) are the
 same; `sound_agreement` the share of jobs both finished that they call sound alike. The
-baseline runs out of memory on problems sized for a GPU, so the probe also labels each problem
-it checked for real from one real forward at the size it checked it at (`compare_real`, this
-bench only): `checked_label_agreement` is the share where that agrees with the shape pass.
+baseline runs out of memory on problems sized for a GPU, so each problem the probe checked for
+real is also labelled from the ops its first real forward ran, at the size it checked it at
+(`real_aten_ops`): `checked_label_agreement` is the share where that agrees with the shape pass.
 `peak_child_rss_mb` is the largest resident set of any sandbox child (from wait4). The last
 line printed is one JSON object.
 """
@@ -131,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = jobs_of(a.paths, a.workers)[: a.max_jobs or None]
     limits = sandbox.Limits(timeout_s=a.timeout, memory_mb=a.memory_mb, parallel=a.workers)
     budget = {"seconds": a.budget_s, "memory_mb": a.budget_mb}
-    new, seconds = run([{**j, "budget": budget, "compare_real": True} for j in jobs], limits,
-                       "probe")
+    new, seconds = run([{**j, "budget": budget} for j in jobs], limits, "probe")
     old, old_seconds = ({}, 0.0) if not a.baseline_limit else run(
         [{**j, "mode": "full"} for j in jobs], limits, "baseline", a.baseline_limit)
     result = {"jobs": len(jobs), "probed": len(new), "seconds": round(seconds, 1),

@@ -5,7 +5,7 @@ The jobs are `kcorpus bench verify`'s fixed candidate set without hanging candid
 `--batch` and dispatched one batch per GPU at a time, as `verify.runner: ray` does:
 
 - `--dispatch ray`: `ray.remote(num_gpus=1)` tasks on a local Ray cluster told it has g GPUs,
-  each task running `verify/batch.run_batch`, the function the pipeline's prefect-ray task
+  each task running `verify/batch.run_batch`, the function the pipeline's Ray task (flows/ray_runner.py)
   wraps (without Prefect's task-run bookkeeping, so that it runs on GPU nodes without Prefect);
 - `--dispatch local`: one thread per GPU pulling batches from a shared queue, each batch's fork
   server pinned to its GPU with CUDA_VISIBLE_DEVICES.

@@ -29,7 +29,7 @@ def yaml_header(data_files: dict[str, list[str]], license_ids: list[str],
         configs.append(entry)
         t = tables[name]
         infos.append({"config_name": name,
-                      "features": schema.config(name).datasets_features()._to_yaml_list(),
+                      "features": schema.config(name).features_yaml(),
                       "splits": [{"name": "train", "num_bytes": t.nbytes,
                                   "num_examples": t.num_rows}],
                       "download_size": parquet_bytes[name], "dataset_size": t.nbytes})

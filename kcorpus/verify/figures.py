@@ -46,7 +46,9 @@ class Figures:
         return asdict(self)
 
 
-class _Counter(TorchDispatchMode):
+class Counter(TorchDispatchMode):
+    """Counts compute ops, their traffic and the peak of live tensor bytes while active."""
+
     def __init__(self, live: int):
         super().__init__()
         self.ops: set[str] = set()
@@ -100,7 +102,7 @@ def count(model: torch.nn.Module, inputs: list, via: str) -> Figures:
 
     weights = sum(_nbytes(t) for t in (*model.parameters(), *model.buffers()))
     given = sum(_nbytes(t) for t in inputs if isinstance(t, torch.Tensor))
-    counter = _Counter(weights + given)
+    counter = Counter(weights + given)
     with torch.no_grad(), FlopCounterMode(display=False) as flops, counter:
         outputs = flatten(model(*clone_all(inputs)))
     out_bytes = sum(_nbytes(t) for t in outputs if isinstance(t, torch.Tensor))

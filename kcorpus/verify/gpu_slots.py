@@ -1,20 +1,36 @@
-"""A Prefect global concurrency limit per GPU, so that flows sharing a GPU take turns on it.
+"""Turns on a GPU, so that work sharing one never times kernels on it at once.
 
-Every unit of work that runs candidates or references on a GPU (a verify stage's fork server, a
-Ray verification batch, the Inductor backend's worker) holds one slot of the limit named for
-that GPU's UUID while it runs. Two rebuilds on one machine, or a rebuild and a one-off
-verification, then never time kernels on the same GPU at once, whichever process or Ray node
-they run in. The limit is created on first use with `verify.gpu_slots` slots (1: exclusive);
-a limit an operator already set on the server (`prefect gcl update`) is left as it is.
+Every unit of work that runs candidates or references on a GPU (a verify stage's fork server,
+a problems stage's probes, a Ray verification batch, the Inductor backend's worker) holds one
+of the GPU's `slots` while it runs, through whatever holder is installed:
+
+- by default, exclusive file locks (flock) in the system's temporary directory, named for the
+  GPU's UUID, one file per slot: processes on one machine take turns, with no service;
+- the Prefect flows install a holder that takes one slot of a Prefect global concurrency limit
+  of the same name instead (flows/gpu_slots.py), which also covers Ray workers on other nodes.
+
 On the CPU nothing is held: the interpreter's results carry no timing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 PREFIX = "kcorpus-gpu-"
+POLL_S = 0.5
+# (names, slots, timeout_s) -> a context manager holding one slot of each name
+Holder = Callable[[list[str], int, float | None], AbstractContextManager]
+_HOLDER: list[Holder] = []
+
+
+def install(holder: Holder | None) -> None:
+    """Use `holder` from now on (None: the file locks again)."""
+    _HOLDER[:] = [holder] if holder else []
 
 
 def limit_names(device: str) -> list[str]:
@@ -30,14 +46,12 @@ def limit_names(device: str) -> list[str]:
 
 @contextmanager
 def hold(names: list[str], slots: int = 1, timeout_s: float | None = None) -> Iterator[None]:
-    """Hold one slot of each named limit for the duration (creating missing limits)."""
+    """Hold one slot of each named limit for the duration."""
     if not names:
         yield
         return
-    from prefect.concurrency.sync import concurrency
-
-    ensure_limits(names, slots)
-    with concurrency(names, occupy=1, timeout_seconds=timeout_s, strict=True):
+    holder = _HOLDER[0] if _HOLDER else file_slots
+    with holder(names, slots, timeout_s):
         yield
 
 
@@ -47,23 +61,38 @@ def hold_gpu(device: str, slots: int = 1) -> Iterator[None]:
         yield
 
 
-def ensure_limits(names: list[str], slots: int) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectNotFound
+def lock_dir() -> str:
+    return os.environ.get("KCORPUS_LOCK_DIR") or tempfile.gettempdir()
 
-    with get_client(sync_client=True) as client:
+
+@contextmanager
+def file_slots(names: list[str], slots: int = 1, timeout_s: float | None = None) -> Iterator[None]:
+    """One of `slots` lock files per name, `<lock_dir>/<name>.<i>.lock`, held until the block
+    ends; the kernel releases it if the process dies. TimeoutError past `timeout_s`."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with ExitStack() as held:
         for name in names:
+            held.enter_context(_one_slot(name, slots, deadline))
+        yield
+
+
+@contextmanager
+def _one_slot(name: str, slots: int, deadline: float | None) -> Iterator[None]:
+    paths = [os.path.join(lock_dir(), f"{name}.{i}.lock") for i in range(slots)]
+    while True:
+        for path in paths:
+            f = open(path, "a")
             try:
-                client.read_global_concurrency_limit_by_name(name)
-            except ObjectNotFound:
-                try:
-                    client.create_global_concurrency_limit(
-                        GlobalConcurrencyLimitCreate(name=name, limit=slots))
-                except Exception as e:
-                    # Another holder created it first: a 409, or a 500 where the server's
-                    # SQLite reports the unique name. Only a limit still missing is an error.
-                    try:
-                        client.read_global_concurrency_limit_by_name(name)
-                    except ObjectNotFound:
-                        raise e from None
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+                f.close()
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"no free slot of {name} ({slots}) in time")
+        time.sleep(POLL_S)

@@ -3,11 +3,11 @@ On the CPU, candidates are checked at the batch their problem's probe was checke
 of problems too large for the CPU (`too_large_for_cpu`) wait for a GPU with no verdict.
 
 Static checks run here (AST only); candidates that pass them go to one sandboxed fork server
-that checks `workers` of them at a time, each in its own forked process, holding the GPU's
-Prefect concurrency limit (gpu_slots.py). With `runner: ray` they go in batches to a Ray
-cluster instead, one task per GPU (ray_runner.py). Either way verdicts are written here, in
-small batches as they arrive, so a stage killed half-way keeps what it finished and a rerun
-verifies only the rest.
+that checks `workers` of them at a time, each in its own forked process, holding one of the
+GPU's turns (gpu_slots.py). With `runner: ray` they go to the runner registered under that name
+instead (`RUNNERS`; the flows register a Ray cluster, one task per GPU: flows/ray_runner.py).
+Either way verdicts are written here, in small batches as they arrive, so a stage killed
+half-way keeps what it finished and a rerun verifies only the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+from collections.abc import Callable, Iterator
 from datetime import datetime, UTC
 
 from kcorpus import schema
@@ -25,6 +26,9 @@ from kcorpus.verify import gpu_slots, sandbox, static
 from kcorpus.verify.codes import VERIFIER_VERSION
 
 BATCH = 8
+# runner name -> (jobs, limits, device, cfg) -> verdicts in completion order; "local" is built in
+Runner = Callable[[list[dict], sandbox.Limits, str, VerifyConfig], Iterator[dict]]
+RUNNERS: dict[str, Runner] = {}
 GENERATED = {"inductor": "inductor"}  # backends whose programs kcorpus generates itself
 
 
@@ -109,10 +113,11 @@ def _run(jobs: list[dict], limits: sandbox.Limits, device: str, cfg: VerifyConfi
     """Verdicts in completion order: from a local fork server, or from a Ray cluster."""
     if not jobs:
         return
-    if cfg.runner == "ray":
-        from kcorpus.verify import ray_runner
-
-        yield from ray_runner.run_jobs(jobs, limits, device, cfg.ray, cfg.gpu_slots)
+    if cfg.runner != "local":
+        if cfg.runner not in RUNNERS:
+            raise RuntimeError(f"verify.runner is {cfg.runner!r}, which only the flows provide: "
+                               "run it through `kcorpus rebuild` (flows/rebuild.py)")
+        yield from RUNNERS[cfg.runner](jobs, limits, device, cfg)
         return
     with gpu_slots.hold_gpu(device, cfg.gpu_slots):
         yield from sandbox.run_jobs(jobs, limits, device)

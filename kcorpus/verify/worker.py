@@ -93,6 +93,10 @@ def _preload(device: str) -> None:
     import triton  # noqa: F401
 
     from kcorpus.verify import correctness, instrument, timing  # noqa: F401
+    # the probe's shape pass: FakeTensorMode imports torch._dynamo, seconds a child need not spend
+    from kcorpus.verify import figures, probe  # noqa: F401
+    import torch._subclasses.fake_tensor  # noqa: F401
+    import torch.utils.flop_counter  # noqa: F401
 
     if device == "cuda":  # the torch.compile baseline: seconds of imports saved per candidate
         _driver()  # nvidia-smi once here (no CUDA in this process); children inherit the answer

@@ -1,4 +1,5 @@
 """Verification across a Ray cluster, through prefect-ray's RayTaskRunner: one task per GPU.
+Importing it registers `verify.runner: ray` with the verify stage (stage.RUNNERS).
 
 Pending jobs are cut into batches of `verify.ray.batch`. Each batch is a Prefect task that Ray
 places where a GPU is free (`num_gpus=1`, so a cluster of G GPUs runs G batches at once; on the
@@ -28,7 +29,10 @@ from collections.abc import Iterator
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from kcorpus.verify import batch, gpu_slots, sandbox
+from flows import gpu_slots as prefect_slots
+from kcorpus.verify import batch, gpu_slots, sandbox, stage
+
+prefect_slots.install()  # a Ray worker imports this module to run a batch: its turns are Prefect's
 
 
 @task(name="kcorpus-verify-batch", cache_policy=NO_CACHE)
@@ -37,9 +41,9 @@ def verify_batch(jobs: list[dict], limits: sandbox.Limits, device: str, slots: i
         return batch.run_batch(jobs, limits, device)
 
 
-def run_jobs(jobs: list[dict], limits: sandbox.Limits, device: str, settings,
-             slots: int = 1) -> Iterator[dict]:
-    """Verdicts for `jobs` from a Ray cluster (`settings` is a config.RaySettings)."""
+def run_jobs(jobs: list[dict], limits: sandbox.Limits, device: str, cfg) -> Iterator[dict]:
+    """Verdicts for `jobs` from a Ray cluster (`cfg` is a config.VerifyConfig)."""
+    settings, slots = cfg.ray, cfg.gpu_slots
     from prefect.futures import as_completed
 
     try:
@@ -79,3 +83,6 @@ def _init_kwargs(settings) -> dict:
             env_vars["PREFECT_API_URL"] = str(client.api_url).rstrip("/")
     kwargs["runtime_env"] = {**runtime_env, "env_vars": env_vars}
     return kwargs
+
+
+stage.RUNNERS["ray"] = run_jobs
