@@ -7,6 +7,8 @@ or missing input file is a `ConfigError` whose message names the file and the ke
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -263,7 +265,7 @@ def load_config(path: str | Path) -> PipelineConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: pipeline config not found")
-    text = path.read_text()
+    text = _expand_env(path, path.read_text())
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -282,6 +284,24 @@ def load_config(path: str | Path) -> PipelineConfig:
     canonical = json.dumps(raw, sort_keys=True, default=str)
     return cfg.model_copy(update={"config_path": path.resolve(),
                                   "config_hash": hashlib.sha256(canonical.encode()).hexdigest()[:16]})
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand_env(path: Path, text: str) -> str:
+    """`${NAME}` (or `${NAME:-default}`) anywhere in the config becomes that environment
+    variable: checkouts a user passes (`path: ${KERNELBENCH}/KernelBench/level1`)."""
+    def value(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        line = text.count("\n", 0, m.start()) + 1
+        raise ConfigError(f"{path}:{line}: ${{{name}}} is not set in the environment")
+
+    return _ENV.sub(value, text)
 
 
 def _describe(path: Path, err: ValidationError) -> str:

@@ -1,0 +1,106 @@
+"""`python -m kcorpus.bench.corpus WORKDIR`: what a rebuild made, counted at every stage.
+
+Reads the catalog (read-only) and the latest release under WORKDIR (`releases/NAME/latest`):
+problems mined, sound problems, candidates, verdicts, passed, pure-Triton passes (no ATen compute
+op recorded and, for Inductor's programs, no extern kernel), dedup clusters, pairs, pairs
+flagged by decontamination, and KernelBench's problems with a pair. With `--rebuild-json FILE`
+(what `kcorpus rebuild --json` printed) and `--gpu-seconds S` (the rebuild's wall time on the
+GPU) it adds each stage's seconds and pairs per GPU-hour. The last line is one JSON object;
+`--out` also writes it to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from kcorpus.bench.report import print_result
+from kcorpus.catalog import Catalog
+
+
+def pure_triton(pair: dict) -> bool:
+    sampling = json.loads(pair.get("sampling") or "{}")
+    return not pair.get("torch_ops") and not sampling.get("extern_kernels")
+
+
+def release_pairs(workdir: Path) -> tuple[list[dict], Path | None]:
+    latest = sorted(workdir.glob("releases/*/latest"))
+    if not latest:
+        return [], None
+    root = latest[0].resolve()
+    files = sorted((root / "pairs").glob("*.parquet"))
+    return [r for f in files for r in pq.read_table(f).to_pylist()], root
+
+
+def catalog_counts(cat: Catalog) -> dict:
+    one = cat.scalar
+    return {
+        "problems_mined": one("SELECT count(*) FROM problems"),
+        "problems_sound": one("SELECT count(*) FROM probes WHERE ok"),
+        "too_large_for_cpu": one("SELECT count(*) FROM probes "
+                                 "WHERE list_contains(flags, 'too_large_for_cpu')"),
+        "kernels_mined": one("SELECT count(*) FROM kernels"),
+        "candidates": one("SELECT count(*) FROM candidates"),
+        "verdicts": one("SELECT count(*) FROM verdicts"),
+        "passed": one("SELECT count(*) FROM verdicts WHERE passed"),
+        "timed": one("SELECT count(*) FROM verdicts WHERE passed AND speedup_eager IS NOT NULL"),
+        "dedup_clusters": one("SELECT count(DISTINCT cluster_id) FROM dedup"),
+        "decontaminated": one("SELECT count(*) FROM contamination"),
+    }
+
+
+def summary(workdir: Path) -> dict:
+    with Catalog(workdir / "catalog.duckdb", read_only=True) as cat:
+        counts = catalog_counts(cat)
+        kb = {r["problem_id"] for r in cat.rows(
+            "SELECT p.problem_id FROM problems p JOIN sources s USING (source_id) "
+            "WHERE s.repo_name LIKE '%KernelBench%'")}
+        kb_levels = {r["name"]: r["n"] for r in cat.rows(
+            "SELECT s.repo_name AS name, count(*) AS n FROM problems p "
+            "JOIN sources s USING (source_id) WHERE s.repo_name LIKE '%KernelBench%' "
+            "GROUP BY s.repo_name")}
+    pairs, root = release_pairs(workdir)
+    pure = [p for p in pairs if pure_triton(p)]
+    speedups = sorted(p["speedup_eager"] for p in pairs if p.get("speedup_eager"))
+    return {"gpu": pairs[0]["gpu_name"] if pairs else None,
+            "arch": pairs[0]["arch"] if pairs else None, **counts,
+            "pairs": len(pairs), "pairs_pure_triton": len(pure),
+            "problems_with_pair": len({p["problem_id"] for p in pairs}),
+            "problems_with_pure_triton_pair": len({p["problem_id"] for p in pure}),
+            "kernelbench_problems": len(kb), "kernelbench_by_source": kb_levels,
+            "kernelbench_problems_with_pair": len({p["problem_id"] for p in pairs} & kb),
+            "kernelbench_problems_with_pure_triton_pair": len({p["problem_id"] for p in pure} & kb),
+            "median_speedup_eager": speedups[len(speedups) // 2] if speedups else None,
+            "release": str(root) if root else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("workdir", type=Path)
+    p.add_argument("--rebuild-json", type=Path, help="what `kcorpus rebuild --json` printed")
+    p.add_argument("--gpu-seconds", type=float, help="the rebuild's wall-clock seconds")
+    p.add_argument("--out", type=Path)
+    a = p.parse_args(argv)
+    if not (a.workdir / "catalog.duckdb").is_file():
+        print(f"error: {a.workdir}: no catalog.duckdb here", file=sys.stderr)
+        return 2
+    result = summary(a.workdir)
+    if a.rebuild_json and a.rebuild_json.is_file():
+        stages = json.loads(a.rebuild_json.read_text().strip().splitlines()[-1])
+        result["stage_seconds"] = {k: v.get("seconds") for k, v in stages.items()
+                                   if isinstance(v, dict)}
+    if a.gpu_seconds:
+        result["gpu_seconds"] = round(a.gpu_seconds, 1)
+        result["pairs_per_gpu_hour"] = round(result["pairs"] * 3600 / a.gpu_seconds, 1)
+    if a.out:
+        a.out.write_text(json.dumps(result, indent=2) + "\n")
+    print_result(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
