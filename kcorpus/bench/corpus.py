@@ -28,7 +28,7 @@ def pure_triton(pair: dict) -> bool:
 
 
 def release_pairs(workdir: Path) -> tuple[list[dict], Path | None]:
-    latest = sorted(workdir.glob("releases/*/latest"))
+    latest = sorted([*workdir.glob("releases/latest"), *workdir.glob("releases/*/latest")])
     if not latest:
         return [], None
     root = latest[0].resolve()
@@ -40,7 +40,8 @@ def catalog_counts(cat: Catalog) -> dict:
     one = cat.scalar
     return {
         "problems_mined": one("SELECT count(*) FROM problems"),
-        "problems_sound": one("SELECT count(*) FROM probes WHERE ok"),
+        "problems_sound": one("SELECT count(*) FROM problems JOIN probes USING (problem_id) "
+                              "WHERE probes.ok"),
         "too_large_for_cpu": one("SELECT count(*) FROM probes "
                                  "WHERE list_contains(flags, 'too_large_for_cpu')"),
         "kernels_mined": one("SELECT count(*) FROM kernels"),

@@ -97,7 +97,7 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
             record(verdict)
             progress.advance()
     counts["verdicts"] += _flush(catalog, done)
-    if device == "cpu":
+    if device == "cpu" and waiting:
         counts["waiting_for_gpu"] = len(waiting)
     return counts
 
