@@ -63,6 +63,17 @@ def test_argument_sources_map_to_forward_expressions():
         arg_expression("G['table']", ["x"])
 
 
+def test_a_forward_with_defaults_keeps_them_so_inputs_may_leave_them_out():
+    """KernelBench's GRU and attention problems: get_inputs() passes fewer arguments than
+    forward takes; the generated forward takes the same defaults."""
+    answer = ANSWERS[0]
+    code = answer["problem_code"].replace("def forward(self, x):",
+                                          "def forward(self, x, mask=None, causal=False):")
+    assert "mask=None" in code
+    program = assemble(code, answer["code"], answer["args"], answer["outputs"])
+    assert "def _inductor_forward(self, x, mask=None, causal=False):" in program
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
 def test_without_a_gpu_the_inductor_backend_says_why():
     backend = InductorBackend(SimpleNamespace(modes=["default"], max_problems=None, timeout_s=60))

@@ -14,7 +14,7 @@ import json
 from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import BackendUnavailable, Completion
 from kcorpus.synth.inductor_program import AssemblyError, assemble
-from kcorpus.verify import gpu_slots, sandbox
+from kcorpus.verify import admission, gpu_slots, sandbox
 
 
 class InductorBackend:
@@ -37,12 +37,14 @@ class InductorBackend:
         chosen = problems if self.spec.max_problems is None else problems[: self.spec.max_problems]
         by_id = {p["problem_id"]: p for p in chosen}
         jobs = [{"kind": "inductor", "id": json.dumps([p["problem_id"], mode]),
-                 "problem_code": p["code"], "mode": mode, "seed": 0}
+                 "problem_code": p["code"], "mode": mode, "seed": 0,
+                 "memory_mb": admission.job_mb(p.get("figures"), admission.INDUCTOR_FACTOR)}
                 for p in chosen for mode in self.spec.modes
                 if (p["problem_id"], template(mode)) not in done]
         memory = self.verify_cfg.memory_mb if self.verify_cfg else 8192
         workers = self.verify_cfg.workers if self.verify_cfg else 2
-        limits = sandbox.Limits(timeout_s=self.spec.timeout_s, memory_mb=memory, parallel=workers)
+        limits = sandbox.Limits(timeout_s=self.spec.timeout_s, memory_mb=memory, parallel=workers,
+                                admit_mb=admission.budget_mb("cuda"))
         completions, rejects = [], []
         slots = self.verify_cfg.gpu_slots if self.verify_cfg else 1
         self.answers = []

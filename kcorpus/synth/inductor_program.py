@@ -23,6 +23,7 @@ class AssemblyError(ValueError):
 
 def assemble(reference: str, generated: str, args: list[str], outputs: list) -> str:
     params = forward_params(reference)
+    signature = forward_signature(reference)
     exprs = [arg_expression(a, params) for a in args]
     ref = rename(_without(reference, _DROP), "Model", "ModelNew")
     gen = rename(_without(generated, _DROP, main_guard=True), "call", "inductor_call")
@@ -30,13 +31,24 @@ def assemble(reference: str, generated: str, args: list[str], outputs: list) -> 
         ret = "outputs[0]"
     else:
         ret = f"{outputs[0]}(outputs[:{outputs[1]}])"
-    forward = (f"def _inductor_forward(self, {', '.join(params)}):\n"
+    forward = (f"def _inductor_forward({signature}):\n"
                f"    outputs = inductor_call([{', '.join(exprs)}])\n"
                f"    return {ret}\n\n\nModelNew.forward = _inductor_forward\n")
     return f"{ref.rstrip()}\n\n\n{gen.rstrip()}\n\n\n{forward}"
 
 
 def forward_params(reference: str) -> list[str]:
+    fwd = _forward(reference)
+    return [a.arg for a in fwd.args.posonlyargs + fwd.args.args][1:]
+
+
+def forward_signature(reference: str) -> str:
+    """Model.forward's parameters as written, defaults included (`self, x, mask=None`): a
+    forward whose inputs leave out an argument with a default keeps working."""
+    return ast.unparse(_forward(reference).args)
+
+
+def _forward(reference: str) -> ast.FunctionDef:
     tree = ast.parse(reference)
     model = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Model"), None)
     fwd = model and next((n for n in model.body if isinstance(n, ast.FunctionDef)
@@ -45,7 +57,7 @@ def forward_params(reference: str) -> list[str]:
         raise AssemblyError("the reference has no Model.forward")
     if fwd.args.vararg or fwd.args.kwarg or fwd.args.kwonlyargs:
         raise AssemblyError("Model.forward takes *args, **kwargs or keyword-only arguments")
-    return [a.arg for a in fwd.args.posonlyargs + fwd.args.args][1:]
+    return fwd
 
 
 def arg_expression(source: str, params: list[str]) -> str:

@@ -45,6 +45,9 @@ class PoolConfig:
     device: str = "cpu"
     tune_budget_s: float = 300.0  # compiling and autotuning, apart from timeout_s
     isolate: bool = True  # Landlock and a network namespace per child (isolation.py)
+    # MB that the children's jobs may expect to use at once (their `memory_mb` estimates);
+    # 0: no admission by memory
+    admit_mb: float = 0.0
 
 
 @dataclass
@@ -96,22 +99,38 @@ class ForkPool:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def run(self, jobs: Iterable[dict]) -> Iterator[dict]:
-        """Verdicts in completion order, one for every job."""
+        """Verdicts in completion order, one for every job. With `admit_mb`, a job starts only
+        while the running jobs' `memory_mb` and its own fit in it (one always may run alone);
+        a job that does not fit yet waits, and the next jobs that fit go first (up to
+        LOOKAHEAD of them)."""
         pending = iter(jobs)
         free_slots = list(range(self.cfg.parallel))
+        waiting: list[dict] = []
         exhausted = False
         while True:
-            while free_slots and not exhausted:
+            while not exhausted and len(waiting) < LOOKAHEAD * self.cfg.parallel:
                 job = next(pending, None)
                 if job is None:
                     exhausted = True
                     break
+                waiting.append(job)
+            while free_slots and (job := self._admissible(waiting)) is not None:
+                waiting.remove(job)
                 self._start(job, free_slots.pop())
             if not self.children:
-                return
+                if not waiting:
+                    return
+                continue
             for done in self._poll():
                 free_slots.append(done.slot)
                 yield done.verdict
+
+    def _admissible(self, waiting: list[dict]) -> dict | None:
+        if not self.cfg.admit_mb:
+            return waiting[0] if waiting else None
+        used = sum(_memory_mb(c.job) for c in self.children.values())
+        fits = (j for j in waiting if not self.children or used + _memory_mb(j) <= self.cfg.admit_mb)
+        return next(fits, None)
 
     # -- children ------------------------------------------------------------------------------
     def _start(self, job: dict, slot: int) -> None:
@@ -232,6 +251,13 @@ class ForkPool:
         if child.verdict is None:
             child.verdict = failed_verdict(child.job, *death_reason(status, child.stderr_path))
         shutil.rmtree(child.stderr_path.parent, ignore_errors=True)
+
+
+LOOKAHEAD = 4  # jobs read ahead per slot, for admission by memory
+
+
+def _memory_mb(job: dict) -> float:
+    return float(job.get("memory_mb") or 0)
 
 
 def _confine(workdir: Path, triton_cache: Path, lock: Path) -> None:

@@ -49,7 +49,7 @@ import re
 import resource
 import signal
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 
 import torch
@@ -176,12 +176,16 @@ def _inputs(mod, seed: int, device: str, cut: Cut | None = None) -> list:
 
 
 def _build(mod, device: str, cut: Cut | None = None):
-    """The model (seeded) and the first inputs. Built on the CPU, it is not moved: a module
-    built under FakeTensorMode cannot be (its tensors cannot be swapped)."""
-    with cut_applied(mod, cut):
+    """The model (seeded) and the first inputs, made on `device` (a module built under
+    FakeTensorMode, on the CPU, could not be moved: its tensors cannot be swapped)."""
+    with cut_applied(mod, cut), _on(device):
         torch.manual_seed(0)
-        model = mod.Model(*mod.get_init_inputs())
-        return (model if device == "cpu" else model.to(device)), _inputs(mod, 1, device, cut)
+        return mod.Model(*mod.get_init_inputs()), _inputs(mod, 1, device, cut)
+
+
+def _on(device: str):
+    """Tensors made on `device` directly: a GPU builds weights and draws inputs far faster."""
+    return torch.device(device) if device != "cpu" else nullcontext()
 
 
 def _probe_program(mod, device: str, budget: Budget) -> dict:
@@ -374,7 +378,7 @@ def _address_space() -> int:
 # -- value checks ------------------------------------------------------------------------------
 def _run(model, inputs):
     with torch.no_grad():
-        return [y.detach().to("cpu", copy=True) for y in flatten(model(*clone_all(inputs)))
+        return [y.detach().clone() for y in flatten(model(*clone_all(inputs)))
                 if isinstance(y, torch.Tensor)]
 
 
@@ -406,13 +410,13 @@ def _near_zero(y: torch.Tensor) -> bool:
 
 
 def _check(mod, device: str, cut: Cut | None = None) -> tuple[list[str], dict]:
-    with cut_applied(mod, cut):
+    with cut_applied(mod, cut), _on(device):
         init = mod.get_init_inputs()
         torch.manual_seed(0)
         model = mod.Model(*init).to(device)
-        perturb_weights(model, 0)
         inputs = _inputs(mod, 1, device, cut)
         other = _inputs(mod, 2, device, cut)
+    perturb_weights(model, 0)  # its generator is the CPU's: outside the device context
     signature = _signature(init, inputs) if cut is None else _fake_signature(mod)
     ops = Counter(0)
     with ops:  # what a real forward ran, beside the shape pass's count

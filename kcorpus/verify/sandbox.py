@@ -45,6 +45,7 @@ class Limits:
     # another checkout's worker.py (an older verifier, for benchmarks): given only the flags
     # every version understands
     worker: str | None = None
+    admit_mb: float = 0.0  # what jobs' `memory_mb` estimates may add up to at once (0: any)
 
     @classmethod
     def from_config(cls, cfg) -> Limits:
@@ -122,7 +123,7 @@ def run_job(job: dict, limits: Limits) -> dict:
     """One job in a fresh sandboxed interpreter; always returns a verdict."""
     device = job.get("device", "cpu")
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
-        proc = _popen(["--single", *_new_flags(limits)[2:]], tmp, device, limits.memory_mb,
+        proc = _popen(["--single", *_new_flags(limits)[4:]], tmp, device, limits.memory_mb,
                       limits.inductor_cache, worker=limits.worker)
         try:
             out, err = proc.communicate(json.dumps(job).encode() + b"\n", timeout=limits.timeout_s)
@@ -143,7 +144,8 @@ def _new_flags(limits: Limits) -> list[str]:
     """--tune-budget S [--no-isolate]; nothing for another checkout's worker."""
     if limits.worker:
         return []
-    return ["--tune-budget", str(limits.tune_budget_s)] + ([] if limits.isolate else ["--no-isolate"])
+    return (["--tune-budget", str(limits.tune_budget_s), "--admit-mb", str(limits.admit_mb)]
+            + ([] if limits.isolate else ["--no-isolate"]))
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -16,13 +16,14 @@ import importlib.metadata
 import json
 import platform
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, UTC
 
 from kcorpus import schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import VerifyConfig
 from kcorpus.progress import bar
-from kcorpus.verify import gpu_slots, sandbox, static
+from kcorpus.verify import admission, gpu_slots, sandbox, static
 from kcorpus.verify.codes import VERIFIER_VERSION
 
 BATCH = 8
@@ -53,7 +54,7 @@ def pending(catalog: Catalog, arch: str) -> list[dict]:
     longest jobs first keeps one slow candidate from running alone at the end of the stage."""
     return catalog.rows(
         "SELECT c.candidate_id, c.code, c.backend, p.code AS problem_code, pr.checked_on, "
-        "pr.checked_inputs FROM candidates c "
+        "pr.checked_inputs, pr.figures FROM candidates c "
         "JOIN problems p USING (problem_id) LEFT JOIN probes pr USING (problem_id) "
         "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.candidate_id = c.candidate_id "
         "AND v.verifier_version = ? AND v.gpu_arch = ?) "
@@ -67,7 +68,7 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
         waiting = [r for r in todo if r["checked_on"] == ""]
         todo = [r for r in todo if r["checked_on"] != ""]
     context = _context(device, arch, gpu_name)
-    limits = sandbox.Limits.from_config(cfg)
+    limits = replace(sandbox.Limits.from_config(cfg), admit_mb=admission.budget_mb(device))
     counts = {"verdicts": 0, "passed": 0}
     done: list[dict] = []
 
@@ -87,7 +88,9 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
                              "candidate_code": row["code"], "device": device,
                              "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
                              "forward_timeout_s": cfg.forward_timeout_s,
-                             "generated": generated, **_cut(row, device)})
+                             "generated": generated, **_cut(row, device),
+                             "memory_mb": admission.job_mb(row["figures"],
+                                                           admission.VERIFY_FACTOR)})
                 continue
             record({"id": row["candidate_id"], "passed": False, "stage": "static",
                     "failure_code": result.failure_code, "message": result.message,

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.write(json.dumps(run_job(json.loads(line), lock, lambda _: None)) + "\n")
         return 0
     cfg = PoolConfig(args.parallel, args.timeout, args.memory_mb, args.device, args.tune_budget,
-                     not args.no_isolate)
+                     not args.no_isolate, args.admit_mb)
     serve(cfg, run_job, sys.stdin, results)
     return 0
 
@@ -118,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--tune-budget", type=float, default=300.0,
                    help="seconds of compiling and autotuning per candidate, apart from --timeout")
+    p.add_argument("--admit-mb", type=float, default=0.0,
+                   help="MB the running jobs' memory_mb estimates may add up to (0: no limit)")
     p.add_argument("--no-isolate", action="store_true",
                    help="no Landlock or network namespace (verdicts then say sandbox: none)")
     return p

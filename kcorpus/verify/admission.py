@@ -1,0 +1,42 @@
+"""How much memory a sandboxed job may expect to use, so that the fork server admits on one GPU
+only as many at once as fit (pool.PoolConfig.admit_mb).
+
+A job's estimate comes from its problem's probe (figures.Figures, counted at the given size):
+
+    memory_mb = BASE_MB + factor * peak / 2**20
+
+with `factor` per kind of job: a verification holds the reference, the candidate, the
+torch.compile baseline and fresh inputs for timing (VERIFY_FACTOR); an Inductor generation
+compiles and autotunes the reference (INDUCTOR_FACTOR); a probe runs the reference alone
+(PROBE_FACTOR). BASE_MB is a child's CUDA context and allocator slack. The budget is ADMIT_SHARE
+of the smaller of the GPU's memory and the host's (inputs are drawn on the host first).
+On the CPU nothing is admitted by memory here: each child has its own address-space limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+BASE_MB = 1024
+VERIFY_FACTOR = 4
+INDUCTOR_FACTOR = 4
+PROBE_FACTOR = 3
+ADMIT_SHARE = 0.8
+
+
+def job_mb(figures: str | dict | None, factor: float) -> float:
+    """The estimate for a job on a problem whose probe counted `figures` (JSON or a dict)."""
+    fig = json.loads(figures) if isinstance(figures, str) else (figures or {})
+    return round(BASE_MB + factor * float(fig.get("peak") or 0) / 2**20, 1)
+
+
+def budget_mb(device: str) -> float:
+    """What the running jobs' estimates may add up to on `device` (0: no admission)."""
+    if device != "cuda":
+        return 0.0
+    import torch
+
+    gpu = torch.cuda.get_device_properties(0).total_memory / 2**20
+    host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    return round(ADMIT_SHARE * min(gpu, host), 1)

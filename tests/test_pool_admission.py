@@ -1,0 +1,44 @@
+"""The fork server admits jobs by their memory estimates: jobs that would not fit together on
+one GPU never run at once, smaller ones that fit go ahead, and one job always may run alone."""
+
+from __future__ import annotations
+
+import time
+
+from kcorpus.verify.pool import ForkPool, PoolConfig
+
+
+def _sleepy(job, lock, report) -> dict:
+    start = time.time()
+    time.sleep(job["sleep"])
+    return {"id": job["id"], "start": start, "end": time.time()}
+
+
+def _run(jobs: list[dict], admit_mb: float) -> dict[str, dict]:
+    pool = ForkPool(PoolConfig(parallel=4, timeout_s=30, isolate=False, admit_mb=admit_mb), _sleepy)
+    try:
+        return {v["id"]: v for v in pool.run(jobs)}
+    finally:
+        pool.close()
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["start"] < b["end"] and b["start"] < a["end"]
+
+
+def test_jobs_that_do_not_fit_together_take_turns_and_small_ones_go_ahead():
+    jobs = [{"id": "big1", "memory_mb": 700, "sleep": 1.0},
+            {"id": "big2", "memory_mb": 700, "sleep": 1.0},
+            {"id": "small", "memory_mb": 200, "sleep": 0.3},
+            {"id": "huge", "memory_mb": 5000, "sleep": 0.3}]  # over the budget: runs alone
+    got = _run(jobs, admit_mb=1000)
+    assert set(got) == {"big1", "big2", "small", "huge"}
+    assert not _overlap(got["big1"], got["big2"])
+    assert _overlap(got["big1"], got["small"])  # it fit beside the first big one
+    assert not any(_overlap(got["huge"], got[k]) for k in ("big1", "big2", "small"))
+
+
+def test_without_a_budget_every_slot_is_used():
+    jobs = [{"id": f"j{i}", "memory_mb": 700, "sleep": 0.5} for i in range(4)]
+    got = _run(jobs, admit_mb=0)
+    assert all(_overlap(got["j0"], got[f"j{i}"]) for i in range(1, 4))
