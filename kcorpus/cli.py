@@ -229,6 +229,40 @@ def verify_pair(problem: Path = typer.Argument(..., help="reference program (Ker
             out.print(f"  {key}: {verdict[key]}")
 
 
+@app.command("serve-verifier")
+def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen on"),
+                   port: int = typer.Option(8765, help="port to listen on"),
+                   device: str = typer.Option("auto", help="cpu, cuda or auto"),
+                   workers: int = typer.Option(2, min=1, help="candidates checked at once"),
+                   queue: int = typer.Option(64, min=1, help="candidates in flight at most; "
+                                             "more get 429"),
+                   token_env: str = typer.Option(None, help="variable holding the bearer token"),
+                   release: Path = typer.Option(None, help="a release directory: requests may "
+                                                "name its problems by problem_id"),
+                   trials: int = typer.Option(5, min=1, help="correctness trials"),
+                   timeout: float = typer.Option(120.0, help="seconds before a candidate is "
+                                                 "killed"),
+                   reward_json: str = typer.Option(None, "--reward", help="reward shaping as "
+                                                   'JSON, e.g. {"compiled": 0.2}')) -> None:
+    """The verifier as an HTTP reward service (POST /v1/verify, /v1/verify/batch,
+    /v1/openrlhf; GET /healthz); see kcorpus/rl/service.py."""
+    import uvicorn
+
+    from kcorpus.rl.reward import Shaping
+    from kcorpus.rl.service import (ServiceConfig, create_app, load_release_problems,
+                                    token_from_env)
+    from kcorpus.verify.stage import resolve_device
+
+    try:
+        cfg = ServiceConfig(device=resolve_device(device)[0], workers=workers, queue=queue,
+                            timeout_s=timeout, trials=trials, token=token_from_env(token_env),
+                            problems=load_release_problems(release) if release else {},
+                            shaping=Shaping.of(json.loads(reward_json) if reward_json else None))
+    except (ValueError, RuntimeError, OSError) as e:
+        _fail(str(e))
+    uvicorn.run(create_app(cfg), host=host, port=port, log_level="info")
+
+
 bench = typer.Typer(help="Benchmarks: each prints a table, then one JSON line.")
 app.add_typer(bench, name="bench")
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}

@@ -21,12 +21,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import queue
 import resource
 import selectors
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -98,19 +100,28 @@ class ForkPool:
             _kill(pid)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def run(self, jobs: Iterable[dict]) -> Iterator[dict]:
-        """Verdicts in completion order, one for every job. With `admit_mb`, a job starts only
-        while the running jobs' `memory_mb` and its own fit in it (one always may run alone);
-        a job that does not fit yet waits, and the next jobs that fit go first (up to
-        LOOKAHEAD of them)."""
-        pending = iter(jobs)
+    def run(self, jobs: Iterable[dict] | Feed) -> Iterator[dict]:
+        """Verdicts in completion order, one for every job. Jobs come from a list or iterator
+        (read as slots free up) or from a `Feed` (a stream: jobs are taken as they arrive,
+        and a verdict is reported as soon as it is ready, whether or not more jobs come). With
+        `admit_mb`, a job starts only while the running jobs' `memory_mb` and its own fit in
+        it (one always may run alone); a job that does not fit yet waits, and later jobs that
+        fit go first (up to LOOKAHEAD per slot read ahead)."""
+        feed = jobs if isinstance(jobs, Feed) else None
+        pending = None if feed else iter(jobs)
+        if feed:
+            self.selector.register(feed.wake_fd, selectors.EVENT_READ, None)
         free_slots = list(range(self.cfg.parallel))
         waiting: list[dict] = []
         exhausted = False
         while True:
-            while not exhausted and len(waiting) < LOOKAHEAD * self.cfg.parallel:
-                job = next(pending, None)
-                if job is None:
+            want = LOOKAHEAD * self.cfg.parallel if self.cfg.admit_mb else len(free_slots)
+            while not exhausted and len(waiting) < want:
+                job = feed.take(block=not self.children and not waiting) if feed else \
+                    next(pending, _END)
+                if job is None:  # nothing has arrived yet
+                    break
+                if job is _END:
                     exhausted = True
                     break
                 waiting.append(job)
@@ -118,7 +129,7 @@ class ForkPool:
                 waiting.remove(job)
                 self._start(job, free_slots.pop())
             if not self.children:
-                if not waiting:
+                if exhausted and not waiting:
                     return
                 continue
             for done in self._poll():
@@ -186,6 +197,9 @@ class ForkPool:
                                 if c.waiting_since is None and c.tuning_since is None),
                                default=now + 1.0) - now)
         for key, _ in self.selector.select(timeout=min(timeout, 1.0)):
+            if key.data is None:  # a job arrived on the feed: go and take it
+                _drain(key.fd)
+                return []
             self._read(key.data)
         finished = []
         for pid, child in list(self.children.items()):
@@ -254,6 +268,41 @@ class ForkPool:
 
 
 LOOKAHEAD = 4  # jobs read ahead per slot, for admission by memory
+_END = object()
+
+
+class Feed:
+    """Jobs from a stream of JSON lines, read by a thread: the server takes what has arrived
+    without blocking, and a wake-up pipe lets its select() notice a new job at once."""
+
+    def __init__(self, lines):
+        self._q: queue.Queue = queue.Queue()
+        self.wake_fd, self._wake_w = os.pipe()
+        os.set_blocking(self.wake_fd, False)
+        threading.Thread(target=self._read, args=(lines,), daemon=True).start()
+
+    def _read(self, lines) -> None:
+        for line in lines:
+            if line.strip():
+                self._q.put(json.loads(line))
+                os.write(self._wake_w, b"j")
+        self._q.put(_END)
+        os.write(self._wake_w, b"e")
+
+    def take(self, block: bool):
+        """The next job, _END after the last, or None when none has arrived (within 1 s)."""
+        try:
+            return self._q.get(timeout=1.0) if block else self._q.get_nowait()
+        except queue.Empty:
+            return None
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _memory_mb(job: dict) -> float:
@@ -322,8 +371,7 @@ def serve(cfg: PoolConfig, run_job: Callable, jobs_in=sys.stdin, verdicts_out=No
     out = verdicts_out or sys.stdout
     pool = ForkPool(cfg, run_job)
     try:
-        jobs = (json.loads(line) for line in jobs_in if line.strip())
-        for verdict in pool.run(jobs):
+        for verdict in pool.run(Feed(jobs_in)):
             out.write(json.dumps(verdict) + "\n")
             out.flush()
     finally:

@@ -22,17 +22,27 @@ FIELDS = ("passed", "stage", "failure_code", "message", "torch_ops", "static_fla
 
 def verify_files(problem: Path, candidate: Path, device: str = "auto", lenient: bool = False,
                  trials: int = 5, timeout_s: float = 120.0) -> dict:
-    problem_code = _read(problem, "problem")
-    candidate_code = extract_program(_read(candidate, "candidate"))
     device, _, _ = resolve_device(device)
-    job = {"id": candidate.name, "problem_code": problem_code, "candidate_code": candidate_code,
-           "device": device, "trials": trials, "seed": 1, "lenient": lenient}
+    job = make_job(candidate.name, _read(problem, "problem"), _read(candidate, "candidate"),
+                   device, lenient, trials)
     limits = sandbox.Limits(timeout_s=timeout_s, parallel=1)
     verdicts = list(sandbox.run_jobs([job], limits, device))
     if not verdicts:
         raise RuntimeError("the verification worker died without a verdict")
-    v = verdicts[0]
-    return {"verifier_version": VERIFIER_VERSION, **{k: v.get(k) for k in FIELDS}}
+    return result(verdicts[0])
+
+
+def make_job(job_id: str, problem_code: str, candidate: str, device: str, lenient: bool = False,
+             trials: int = 5) -> dict:
+    """The worker's job for one pair; `candidate` may be a completion (markdown fences)."""
+    return {"id": job_id, "problem_code": problem_code,
+            "candidate_code": extract_program(candidate), "device": device, "trials": trials,
+            "seed": 1, "lenient": lenient}
+
+
+def result(verdict: dict) -> dict:
+    """A worker's verdict as `kcorpus verify --json` prints it."""
+    return {"verifier_version": VERIFIER_VERSION, **{k: verdict.get(k) for k in FIELDS}}
 
 
 def _read(path: Path, what: str) -> str:
