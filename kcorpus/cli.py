@@ -229,6 +229,25 @@ def verify_pair(problem: Path = typer.Argument(..., help="reference program (Ker
             out.print(f"  {key}: {verdict[key]}")
 
 
+@app.command("export")
+def export_release(fmt: str = typer.Argument(..., metavar="FORMAT",
+                                             help="verl, openrlhf, trl or kernelbench"),
+                   release: Path = typer.Argument(..., help="a release directory"),
+                   out_dir: Path = typer.Option(..., "--out", help="where the files go"),
+                   as_json: bool = typer.Option(False, "--json", help="one JSON object")) -> None:
+    """A release in a trainer's own format (kcorpus/rl/export.py)."""
+    from kcorpus.rl.export import export
+
+    try:
+        done = export(fmt, release, out_dir)
+    except (ValueError, OSError) as e:
+        _fail(str(e))
+    if as_json:
+        print(json.dumps(done))
+        return
+    out.print(f"{done['format']}: {done['rows']} rows in {out_dir}")
+
+
 @app.command("serve-verifier")
 def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen on"),
                    port: int = typer.Option(8765, help="port to listen on"),
@@ -297,6 +316,16 @@ def bench_problems(ctx: typer.Context) -> None:
     Options: PATH... --workers N --baseline-limit S --timeout S --memory-mb M --budget-s S
     --budget-mb M --max-jobs N"""
     from kcorpus.bench.problems import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
+@bench.command("serve", context_settings=_PASS_THROUGH)
+def bench_serve(ctx: typer.Context) -> None:
+    """Evaluations/min through the reward service beside a fresh process per candidate.
+
+    Options: --device cpu|cuda --workers N --requests N --clients N --queue N --baseline N"""
+    from kcorpus.bench.serve import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))
 
