@@ -262,7 +262,9 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
                    timeout: float = typer.Option(120.0, help="seconds before a candidate is "
                                                  "killed"),
                    reward_json: str = typer.Option(None, "--reward", help="reward shaping as "
-                                                   'JSON, e.g. {"compiled": 0.2}')) -> None:
+                                                   'JSON, e.g. {"compiled": 0.2}'),
+                   catalog: Path = typer.Option(None, help="append every verdict to this "
+                                                "catalog (RL rollouts as data)")) -> None:
     """The verifier as an HTTP reward service (POST /v1/verify, /v1/verify/batch,
     /v1/openrlhf; GET /healthz); see kcorpus/rl/service.py."""
     import uvicorn
@@ -276,10 +278,12 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
         cfg = ServiceConfig(device=resolve_device(device)[0], workers=workers, queue=queue,
                             timeout_s=timeout, trials=trials, token=token_from_env(token_env),
                             problems=load_release_problems(release) if release else {},
-                            shaping=Shaping.of(json.loads(reward_json) if reward_json else None))
+                            shaping=Shaping.of(json.loads(reward_json) if reward_json else None),
+                            catalog=catalog)
+        app_ = create_app(cfg)  # a locked or foreign catalog fails here, clearly
     except (ValueError, RuntimeError, OSError) as e:
         _fail(str(e))
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="info")
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 bench = typer.Typer(help="Benchmarks: each prints a table, then one JSON line.")

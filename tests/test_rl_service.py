@@ -41,15 +41,12 @@ def _release(tmp: Path) -> Path:
     return tmp
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
+def _start(*extra: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    release = _release(tmp_path_factory.mktemp("release"))
     env = {**os.environ, "KC_TEST_TOKEN": TOKEN}
     proc = subprocess.Popen([sys.executable, "-m", "kcorpus", "serve-verifier", "--port",
-                             str(port), "--device", "cpu", "--workers", "2", "--queue", "16",
-                             "--timeout", "20", "--trials", "2", "--token-env", "KC_TEST_TOKEN",
-                             "--release", str(release)],
+                             str(port), "--device", "cpu", "--workers", "2", "--timeout", "20",
+                             "--trials", "2", "--token-env", "KC_TEST_TOKEN", *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -62,6 +59,13 @@ def service(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"the service did not start: {proc.stdout.read().decode()[-2000:]}")
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    release = _release(tmp_path_factory.mktemp("release"))
+    proc, url = _start("--queue", "16", "--release", str(release))
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -148,6 +152,26 @@ def test_many_concurrent_clients_lose_no_request(service):
     assert [answer for answer, _ in got] == [(200, "NO_CODE")] * 300
     latencies = sorted(s for _, s in got)
     print(f"p50 {statistics.median(latencies):.2f} s, p99 {latencies[296]:.2f} s")
+
+
+def test_with_a_catalog_every_verdict_is_stored_as_a_rollout(tmp_path):
+    from kcorpus.catalog import Catalog
+
+    proc, url = _start("--catalog", str(tmp_path / "rl.duckdb"))
+    try:
+        items = [{"problem_code": P.PROBLEM, "candidate": c, "model": "policy-7b"}
+                 for c in (P.HONEST, P.WRONG, P.HONEST)]  # the same completion twice
+        got = _post(url, "/v1/verify/batch", {"items": items}).json()["results"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert got[0]["candidate_id"] == got[2]["candidate_id"] != got[1]["candidate_id"]
+    with Catalog(tmp_path / "rl.duckdb", read_only=True) as cat:
+        rows = cat.rows("SELECT c.candidate_id, c.backend, c.model, v.passed, v.failure_code "
+                        "FROM candidates c JOIN verdicts v USING (candidate_id) ORDER BY v.passed")
+        assert [(r["backend"], r["model"], r["passed"], r["failure_code"]) for r in rows] == [
+            ("rl-service", "policy-7b", False, "MISMATCH"), ("rl-service", "policy-7b", True, "")]
+        assert cat.scalar("SELECT count(*) FROM problems WHERE source_id = 'rl-service'") == 1
 
 
 def test_openrlhf_requests_name_problems_by_label():

@@ -4,8 +4,9 @@ A Starlette app on uvicorn in front of one warm sandboxed fork server (pool_clie
 `workers` children at a time, on the GPU when there is one, else Triton's CPU interpreter.
 
 - `GET /healthz` -> `{"ok": true, "device", "verifier_version", "in_flight", "queue"}`
-- `POST /v1/verify` `{"problem_code" | "problem_id", "candidate", "lenient"?}` -> the object
-  `kcorpus verify --json` prints, plus `reward` (reward.py's shaping)
+- `POST /v1/verify` `{"problem_code" | "problem_id", "candidate", "lenient"?, "model"?}` -> the
+  object `kcorpus verify --json` prints, plus `reward` (reward.py's shaping); with `--catalog`
+  every verdict is also stored there (rollouts.py) and the answer names its `candidate_id`
 - `POST /v1/verify/batch` `{"items": [...]}` -> `{"results": [...]}`, in request order
 - `POST /v1/openrlhf` `{"query": [...], "prompts": [...], "labels": [...]}` -> `{"rewards"}`:
   OpenRLHF's `--remote_rm_url` protocol; each label is a problem_id (or a reference program),
@@ -51,6 +52,7 @@ class ServiceConfig:
     token: str | None = None
     problems: dict[str, str] = field(default_factory=dict)  # problem_id -> reference program
     shaping: Shaping = field(default_factory=Shaping)
+    catalog: Path | None = None  # every verdict appended there (rollouts.py)
 
 
 class BadRequest(Exception):
@@ -78,6 +80,11 @@ class Verifier:
         self.client = PoolClient(sandbox.Limits(timeout_s=cfg.timeout_s, parallel=cfg.workers),
                                  cfg.device)
         self.in_flight = 0
+        self.rollouts = None
+        if cfg.catalog is not None:
+            from kcorpus.rl.rollouts import Rollouts
+
+            self.rollouts = Rollouts(cfg.catalog, cfg.device)
 
     def admit(self, n: int) -> None:
         if self.in_flight + n > self.cfg.queue:
@@ -93,6 +100,10 @@ class Verifier:
             self.in_flight -= 1
         out = result(verdict)
         out["reward"] = reward(out, self.cfg.shaping)
+        if self.rollouts is not None:
+            out["candidate_id"] = await asyncio.to_thread(
+                self.rollouts.record, job["problem_code"], item.get("problem_id"),
+                item["candidate"], str(item.get("model") or ""), verdict)
         return out
 
     def job(self, item: dict, index: int | None = None) -> dict:
@@ -168,6 +179,8 @@ def _lifespan(verifier: Verifier):
     async def lifespan(app):
         yield
         verifier.client.close()  # the fork server and its children end with the service
+        if verifier.rollouts is not None:
+            verifier.rollouts.close()
 
     return lifespan
 
