@@ -88,13 +88,22 @@ def _kernelbench(problems: list[dict], out: Path, name: str) -> dict:
     for p in sorted(problems, key=lambda r: (LEVELS.get(r["level"], 3), r["problem_id"])):
         level = LEVELS.get(p["level"], 3)
         counts[level] = counts.get(level, 0) + 1
-        stem = re.sub(r"\W+", "_", p.get("entry_point") or "Model").strip("_") or "Model"
+        stem = _name(p)
         path = out / f"level{level}" / f"{counts[level]}_{stem}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(p["code"])
         files.append(str(path.relative_to(out)))
     return {"format": "kernelbench", "rows": len(files), "files": files[:5],
             "levels": {f"level{k}": v for k, v in sorted(counts.items())}}
+
+
+def _name(problem: dict) -> str:
+    """`19_ReLU.py` keeps `ReLU`; a mined `models/layer_norm.py` with entry point `LayerNorm`
+    becomes `layer_norm_LayerNorm`."""
+    stem = re.sub(r"^\d+_", "", Path(problem.get("origin_path") or "").stem)
+    entry = problem.get("entry_point") or "Model"
+    name = stem if entry == "Model" and stem else "_".join(filter(None, (stem, entry)))
+    return re.sub(r"\W+", "_", name).strip("_") or "Model"
 
 
 def _release_name(release: Path) -> str:
