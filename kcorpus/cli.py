@@ -324,6 +324,16 @@ def bench_problems(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(ctx.args))
 
 
+@bench.command("verify-vs-kernelbench", context_settings=_PASS_THROUGH)
+def bench_verify_vs_kernelbench(ctx: typer.Context) -> None:
+    """(GPU) The same candidates through our fork server and KernelBench's harness.
+
+    Options: --kernelbench DIR --parallel N --timeout S --out FILE"""
+    from kcorpus.bench.kernelbench_compare import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
 @bench.command("serve", context_settings=_PASS_THROUGH)
 def bench_serve(ctx: typer.Context) -> None:
     """Evaluations/min through the reward service beside a fresh process per candidate.

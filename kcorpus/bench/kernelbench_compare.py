@@ -1,0 +1,108 @@
+"""`kcorpus bench verify-vs-kernelbench --kernelbench DIR` (GPU): the same candidates through this
+verifier's fork server and through KernelBench's own `eval_kernel_against_ref`, in one run.
+
+KernelBench is not a dependency: DIR is a checkout (its `src/` goes on PYTHONPATH). Its harness
+runs as its scripts run it: a fresh Python process per candidate, `num_correct_trials=5`,
+`num_perf_trials=100`, `measure_performance=True`, `backend="triton"`, each process killed
+after `--timeout` s. Ours verifies the same candidates with `--parallel` children, 5
+correctness trials and 100 timing trials. The candidates are `kcorpus bench verify`'s set
+without its hanging ones (KernelBench's harness has no per-candidate time limit of its own).
+The last line is one JSON object with `candidates`, `per_min`, `kernelbench_per_min`, `ratio`
+and `gpu`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kcorpus.bench.report import print_result
+from kcorpus.bench.verify import candidate_set
+from kcorpus.verify import sandbox
+
+HARNESS = r"""
+import json, sys, torch
+from kernelbench.eval import eval_kernel_against_ref
+ref, cand = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+try:
+    r = eval_kernel_against_ref(ref, cand, num_correct_trials=5, num_perf_trials=100,
+                                measure_performance=True, backend="triton",
+                                device=torch.device("cuda:0"))
+    out = r.model_dump() if hasattr(r, "model_dump") else (r.__dict__ if r is not None else None)
+except Exception as e:
+    out = {"error": f"{type(e).__name__}: {e}"[:500]}
+print("KB_RESULT " + json.dumps(out, default=str))
+"""
+
+
+def kernelbench_one(kb: Path, ref: str, cand: str, timeout_s: float) -> tuple[dict | None, float]:
+    with tempfile.TemporaryDirectory(prefix="kcorpus-kb-") as tmp:
+        (Path(tmp) / "ref.py").write_text(ref)
+        (Path(tmp) / "cand.py").write_text(cand)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(kb / "src"), os.environ.get("PYTHONPATH", "")]))}
+        t0 = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-c", HARNESS, f"{tmp}/ref.py", f"{tmp}/cand.py"],
+                                  capture_output=True, text=True, timeout=timeout_s, env=env,
+                                  cwd=tmp)
+            line = next((ln for ln in done.stdout.splitlines() if ln.startswith("KB_RESULT ")), None)
+            result = json.loads(line[len("KB_RESULT "):]) if line else {
+                "error": done.stderr[-500:]}
+        except subprocess.TimeoutExpired:
+            result = {"error": f"killed after {timeout_s:.0f} s"}
+        return result, time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--kernelbench", type=Path, required=True, help="a KernelBench checkout")
+    p.add_argument("--parallel", type=int, default=8)
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--out", type=Path, help="every verdict and KernelBench result (JSON)")
+    a = p.parse_args(argv)
+    if not (a.kernelbench / "src" / "kernelbench" / "eval.py").is_file():
+        print(f"error: {a.kernelbench}: no src/kernelbench/eval.py (a KernelBench checkout?)",
+              file=sys.stderr)
+        return 2
+    import torch
+
+    if not torch.cuda.is_available():
+        print("error: this bench needs a CUDA GPU (KernelBench's harness runs only there)",
+              file=sys.stderr)
+        return 2
+    base = candidate_set(hangs=0)
+    jobs = [{**j, "device": "cuda", "trials": 5, "seed": 1, "timing": {"trials": 100}}
+            for j in base]
+    t0 = time.perf_counter()
+    ours = {v["id"]: v for v in sandbox.run_jobs(
+        jobs, sandbox.Limits(a.timeout, 8192, a.parallel), "cuda")}
+    ours_s = time.perf_counter() - t0
+    theirs, each = {}, []
+    for j in base:
+        theirs[j["id"]], s = kernelbench_one(a.kernelbench, j["problem_code"],
+                                             j["candidate_code"], a.timeout)
+        each.append(s)
+    theirs_s, n = sum(each), len(base)
+    result = {"gpu": torch.cuda.get_device_name(), "candidates": n, "parallel": a.parallel,
+              "seconds": round(ours_s, 1), "per_min": round(60 * n / ours_s, 1),
+              "kernelbench_seconds": round(theirs_s, 1),
+              "kernelbench_per_min": round(60 * n / theirs_s, 1),
+              "kernelbench_median_s": round(statistics.median(each), 2)}
+    result["ratio"] = round(result["per_min"] / result["kernelbench_per_min"], 2)
+    if a.out:
+        a.out.write_text(json.dumps({"result": result, "ours": ours, "kernelbench": theirs},
+                                    default=str, indent=1))
+    print_result(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
