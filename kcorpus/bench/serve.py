@@ -1,10 +1,11 @@
 """`kcorpus bench serve`: evaluations per minute through the reward service, beside a fresh
 process per candidate (KernelBench's harness's way), in the same run.
 
-The service (`kcorpus serve-verifier`, the real uvicorn server on a free local port, `--workers`
+The service (`kcorpus serve-verifier`, the real uvicorn server on a local port, `--workers`
 children) gets `--requests` requests from `--clients` concurrent clients, cycling through the
-verifier's test candidates for its small problem (honest, wrong, crashing at run time, failing
-the static checks: kcorpus/verify/tricks.py); a client answered 429 waits as Retry-After says.
+verifier's test candidates for its small problem (`--mix full`: honest, wrong, with torch ops,
+no program; `--mix cheap`: no program only, the service's own cost); a client answered 429
+waits as Retry-After says.
 The baseline verifies `--baseline` of the same candidates one after another, each in a fresh
 sandboxed interpreter (`worker.py --single`). Latencies are per request, retries included.
 The last line is one JSON object.
@@ -26,7 +27,8 @@ from kcorpus.verify import sandbox
 from kcorpus.verify import tricks as P
 from kcorpus.verify.single import make_job
 
-CANDIDATES = [P.HONEST, P.WRONG, P.TORCH_OPS, "no program here"]
+MIXES = {"full": [P.HONEST, P.WRONG, P.TORCH_OPS, "no program here"],
+         "cheap": ["no program here"]}  # the service's own cost: a static failure per request
 
 
 def start_service(port: int, device: str, workers: int, queue: int) -> subprocess.Popen:
@@ -45,12 +47,13 @@ def start_service(port: int, device: str, workers: int, queue: int) -> subproces
     raise RuntimeError("the service did not start within 120 s")
 
 
-def load(url: str, requests: int, clients: int) -> tuple[list[float], list[int], float]:
+def load(url: str, requests: int, clients: int, candidates: list[str]
+         ) -> tuple[list[float], list[int], float]:
     def one(i: int) -> tuple[float, int]:
         t0 = time.perf_counter()
         while True:
             r = httpx.post(f"{url}/v1/verify", json={"problem_code": P.PROBLEM,
-                                                    "candidate": CANDIDATES[i % len(CANDIDATES)]},
+                                                    "candidate": candidates[i % len(candidates)]},
                            timeout=600)
             if r.status_code != 429:
                 return time.perf_counter() - t0, r.status_code
@@ -62,11 +65,11 @@ def load(url: str, requests: int, clients: int) -> tuple[list[float], list[int],
     return [s for s, _ in got], [c for _, c in got], time.perf_counter() - t0
 
 
-def baseline(n: int, device: str) -> float:
+def baseline(n: int, device: str, candidates: list[str]) -> float:
     """Seconds per candidate, each in a fresh sandboxed interpreter."""
     t0 = time.perf_counter()
     for i in range(n):
-        job = make_job(str(i), P.PROBLEM, CANDIDATES[i % len(CANDIDATES)], device)
+        job = make_job(str(i), P.PROBLEM, candidates[i % len(candidates)], device)
         sandbox.run_job(job, sandbox.Limits(timeout_s=120))
     return (time.perf_counter() - t0) / n
 
@@ -80,16 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queue", type=int, default=64)
     p.add_argument("--baseline", type=int, default=8, help="candidates for the baseline")
     p.add_argument("--port", type=int, default=8766)
+    p.add_argument("--mix", choices=sorted(MIXES), default="full",
+                   help="full: honest, wrong, torch-op and static-failing candidates in turn; "
+                        "cheap: static failures only (the service's own overhead)")
     a = p.parse_args(argv)
     proc = start_service(a.port, a.device, a.workers, a.queue)
     try:
-        latencies, statuses, seconds = load(f"http://127.0.0.1:{a.port}", a.requests, a.clients)
+        latencies, statuses, seconds = load(f"http://127.0.0.1:{a.port}", a.requests, a.clients,
+                                            MIXES[a.mix])
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    per_candidate = baseline(a.baseline, a.device)
+    per_candidate = baseline(a.baseline, a.device, MIXES[a.mix])
     lat = sorted(latencies)
-    result = {"device": a.device, "workers": a.workers, "clients": a.clients,
+    result = {"device": a.device, "mix": a.mix, "workers": a.workers, "clients": a.clients,
               "candidates": len(statuses), "answered": statuses.count(200),
               "seconds": round(seconds, 1), "per_min": round(60 * len(statuses) / seconds, 1),
               "p50_s": round(statistics.median(lat), 2),
