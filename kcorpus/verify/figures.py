@@ -62,7 +62,7 @@ class Counter(TorchDispatchMode):
             return out
         if name.rstrip("_") not in LAYOUT_ATEN and name not in LAYOUT_ATEN:
             self.ops.add(name)
-            self.traffic += sum(_nbytes(t) for t in _tensors((args, kwargs, out)))
+            self.traffic += sum(nbytes(t) for t in _tensors((args, kwargs, out)))
         returns = func._schema.returns
         fresh = [t for i, t in enumerate(out if isinstance(out, (tuple, list)) else [out])
                  if isinstance(t, torch.Tensor) and i < len(returns)
@@ -72,7 +72,7 @@ class Counter(TorchDispatchMode):
         return out
 
     def _alloc(self, t: torch.Tensor) -> None:
-        n = _nbytes(t)
+        n = nbytes(t)
         self.live += n
         self.peak = max(self.peak, self.live)
         weakref.finalize(t, self._free, n)
@@ -81,7 +81,7 @@ class Counter(TorchDispatchMode):
         self.live -= n
 
 
-def _nbytes(t: torch.Tensor) -> int:
+def nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
@@ -100,12 +100,12 @@ def count(model: torch.nn.Module, inputs: list, via: str) -> Figures:
     """One no-grad forward of `model` on `inputs`, counted."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    weights = sum(_nbytes(t) for t in (*model.parameters(), *model.buffers()))
-    given = sum(_nbytes(t) for t in inputs if isinstance(t, torch.Tensor))
+    weights = sum(nbytes(t) for t in (*model.parameters(), *model.buffers()))
+    given = sum(nbytes(t) for t in inputs if isinstance(t, torch.Tensor))
     counter = Counter(weights + given)
     with torch.no_grad(), FlopCounterMode(display=False) as flops, counter:
         outputs = flatten(model(*clone_all(inputs)))
-    out_bytes = sum(_nbytes(t) for t in outputs if isinstance(t, torch.Tensor))
+    out_bytes = sum(nbytes(t) for t in outputs if isinstance(t, torch.Tensor))
     scalar = bool(outputs) and all(isinstance(y, torch.Tensor) and y.dim() == 0 for y in outputs)
     return Figures(sorted(counter.ops), flops.get_total_flops() or None,
                    weights + given + out_bytes, counter.traffic, counter.peak, weights, given, scalar,

@@ -55,7 +55,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from kcorpus.verify.correctness import clone_all, draw_inputs, flatten, perturb_weights
-from kcorpus.verify.figures import Counter, Figures, real_pass, shape_pass
+from kcorpus.verify.figures import Counter, Figures, nbytes, real_pass, shape_pass
 
 NEAR_ZERO = 1e-7
 CHECK_FORWARDS = 4      # two same-input runs, other inputs, perturbed weights
@@ -115,11 +115,11 @@ class Cut:
             setattr(mod, self.name, self.rows)
             return
         get_inputs = mod.get_inputs
+        mod.get_inputs = lambda: self.sliced(get_inputs())
 
-        def cut_inputs():
-            return [x[: self.rows] if i in self.which else x for i, x in enumerate(get_inputs())]
-
-        mod.get_inputs = cut_inputs
+    def sliced(self, inputs: list) -> list:
+        """The first `rows` rows of the inputs `which`, the rest as they are."""
+        return [x[: self.rows] if i in self.which else x for i, x in enumerate(inputs)]
 
 
 @contextmanager
@@ -170,9 +170,7 @@ def probe(job: dict, load_module) -> dict:
 def _inputs(mod, seed: int, device: str, cut: Cut | None = None) -> list:
     xs = [x.to(device) if isinstance(x, torch.Tensor) else x
           for x in draw_inputs(mod.get_inputs, seed, "given")]
-    if cut is not None and cut.name is None:
-        xs = [x[: cut.rows] if i in cut.which else x for i, x in enumerate(xs)]
-    return xs
+    return cut.sliced(xs) if cut is not None and cut.name is None else xs
 
 
 def _build(mod, device: str, cut: Cut | None = None):
@@ -193,12 +191,11 @@ def _probe_program(mod, device: str, budget: Budget) -> dict:
         fig = shape_pass(lambda: _build(mod, "cpu"))
     except Exception as e:  # noqa: BLE001 - whatever the fake pass cannot run runs for real
         return _probe_real(mod, device, budget, f"{type(e).__name__}: {e}"[:300])
-    signature = _fake_signature(mod)
     if device != "cpu":
         return _checked(mod, device, None, None, fig)
     cut, fits = plan(mod, fig, budget)
     if not fits:
-        return _too_large(fig, budget, cut, signature)
+        return _too_large(fig, budget, cut, _fake_signature(mod))
     return _checked(mod, device, cut, budget, fig)
 
 
@@ -277,7 +274,7 @@ def _probe_real(mod, device: str, budget: Budget, why: str) -> dict:
             model, inputs = _build(mod, device)
             cut = _real_cut(mod, model, inputs, budget) if cpu else None
             if cut is not None:
-                inputs = [x[: cut.rows] if i in cut.which else x for i, x in enumerate(inputs)]
+                inputs = cut.sliced(inputs)
             fig = real_pass(model, inputs)
     except Exception as e:  # noqa: BLE001
         if not (cpu and _over_budget(e)):
@@ -288,8 +285,8 @@ def _probe_real(mod, device: str, budget: Budget, why: str) -> dict:
 
 
 def _real_cut(mod, model, inputs: list, budget: Budget) -> Cut | None:
-    given = sum(x.numel() * x.element_size() for x in inputs if isinstance(x, torch.Tensor))
-    weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    given = sum(nbytes(x) for x in inputs if isinstance(x, torch.Tensor))
+    weights = sum(nbytes(t) for t in (*model.parameters(), *model.buffers()))
     ratio = MEMORY_FACTOR * (weights + given) / 2**20 / budget.memory_mb
     if ratio <= 1:
         return None
