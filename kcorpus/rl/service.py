@@ -92,8 +92,14 @@ class Verifier:
                              f"{self.cfg.queue}", {"Retry-After": "1"})
         self.in_flight += n
 
-    async def verify(self, item: dict, index: int | None = None) -> dict:
-        job = self.job(item, index)
+    async def run(self, items: list, batch: bool = True) -> list[dict]:
+        """Answers for `items`, in order. Every item is checked before any takes a place in
+        the queue, so a bad one refuses the whole request and nothing runs."""
+        jobs = [self.job(item, i if batch else None) for i, item in enumerate(items)]
+        self.admit(len(jobs))
+        return list(await asyncio.gather(*(self.verify(j, item) for j, item in zip(jobs, items))))
+
+    async def verify(self, job: dict, item: dict) -> dict:
         try:
             verdict = await asyncio.wrap_future(self.client.submit(job))
         finally:
@@ -141,28 +147,18 @@ def create_app(cfg: ServiceConfig) -> Starlette:
 
     async def verify_one(request: Request) -> JSONResponse:
         body = await _body(request, cfg)
-        verifier.job(body)  # a bad request is refused before it takes a place in the queue
-        verifier.admit(1)
-        return JSONResponse(await verifier.verify(body))
+        return JSONResponse((await verifier.run([body], batch=False))[0])
 
     async def verify_batch(request: Request) -> JSONResponse:
         body = await _body(request, cfg)
         items = body.get("items")
         if not isinstance(items, list) or not items:
             raise BadRequest(400, "'items' (a non-empty list) is required")
-        for i, item in enumerate(items):
-            verifier.job(item, i)
-        verifier.admit(len(items))
-        results = await asyncio.gather(*(verifier.verify(item, i) for i, item in enumerate(items)))
-        return JSONResponse({"results": list(results)})
+        return JSONResponse({"results": await verifier.run(items)})
 
     async def openrlhf(request: Request) -> JSONResponse:
         body = await _body(request, cfg)
-        items = openrlhf_items(body)
-        for i, item in enumerate(items):
-            verifier.job(item, i)
-        verifier.admit(len(items))
-        results = await asyncio.gather(*(verifier.verify(item, i) for i, item in enumerate(items)))
+        results = await verifier.run(openrlhf_items(body))
         return JSONResponse({"rewards": [r["reward"] for r in results]})
 
     app = Starlette(routes=[Route("/healthz", healthz), Route("/v1/verify", verify_one,
