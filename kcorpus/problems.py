@@ -15,7 +15,6 @@ problem's op labels, level, FLOPs and bytes then come from what its forward ran
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from kcorpus import optypes, schema
@@ -72,9 +71,9 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
 def _answers(jobs: list[dict], cfg: VerifyConfig, device: str):
     if not jobs:
         return
-    from kcorpus.verify import admission, gpu_slots
+    from kcorpus.verify import gpu_slots
 
-    limits = replace(sandbox.Limits.from_config(cfg), admit_mb=admission.budget_mb(device))
+    limits = sandbox.Limits.from_config(cfg, device)
     with gpu_slots.hold_gpu(device, cfg.gpu_slots):
         yield from sandbox.run_jobs(jobs, limits, device)
 

@@ -48,9 +48,13 @@ class Limits:
     admit_mb: float = 0.0  # what jobs' `memory_mb` estimates may add up to at once (0: any)
 
     @classmethod
-    def from_config(cls, cfg) -> Limits:
-        """The limits a pipeline's `verify:` section sets (a VerifyConfig)."""
-        return cls(cfg.timeout_s, cfg.memory_mb, cfg.workers, tune_budget_s=cfg.tune_budget_s)
+    def from_config(cls, cfg, device: str = "cpu") -> Limits:
+        """The limits a pipeline's `verify:` section sets (a VerifyConfig), with jobs on
+        `device` admitted by their memory estimates (admission.py)."""
+        from kcorpus.verify import admission
+
+        return cls(cfg.timeout_s, cfg.memory_mb, cfg.workers, tune_budget_s=cfg.tune_budget_s,
+                   admit_mb=admission.budget_mb(device))
 
 
 def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None,

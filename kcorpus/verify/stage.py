@@ -16,7 +16,6 @@ import importlib.metadata
 import json
 import platform
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import datetime, UTC
 
 from kcorpus import schema
@@ -68,7 +67,7 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
         waiting = [r for r in todo if r["checked_on"] == ""]
         todo = [r for r in todo if r["checked_on"] != ""]
     context = _context(device, arch, gpu_name)
-    limits = replace(sandbox.Limits.from_config(cfg), admit_mb=admission.budget_mb(device))
+    limits = sandbox.Limits.from_config(cfg, device)
     counts = {"verdicts": 0, "passed": 0}
     done: list[dict] = []
 
