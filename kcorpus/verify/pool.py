@@ -282,12 +282,14 @@ class Feed:
         threading.Thread(target=self._read, args=(lines,), daemon=True).start()
 
     def _read(self, lines) -> None:
-        for line in lines:
-            if line.strip():
-                self._q.put(json.loads(line))
-                os.write(self._wake_w, b"j")
-        self._q.put(_END)
-        os.write(self._wake_w, b"e")
+        try:
+            for line in lines:
+                if line.strip():
+                    self._q.put(json.loads(line))
+                    os.write(self._wake_w, b"j")
+        finally:  # a malformed line ends the feed (as it ended the server before): never a hang
+            self._q.put(_END)
+            os.write(self._wake_w, b"e")
 
     def take(self, block: bool):
         """The next job, _END after the last, or None when none has arrived (within 1 s)."""
