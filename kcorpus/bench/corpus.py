@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -54,9 +55,27 @@ def catalog_counts(cat: Catalog) -> dict:
     }
 
 
+def verify_phases(cat: Catalog) -> dict:
+    """Where verification spent its time: children's seconds in all, and per phase the sum and
+    the median over the verdicts that reached it (gpu_lock_wait: waiting for the timing lock)."""
+    rows = cat.rows("SELECT seconds, phase_seconds, failure_code FROM verdicts")
+    phases: dict[str, list[float]] = {}
+    for r in rows:
+        for name, s in json.loads(r["phase_seconds"] or "{}").items():
+            phases.setdefault(name, []).append(float(s))
+    codes: dict[str, int] = {}
+    for r in rows:
+        codes[r["failure_code"] or "passed"] = codes.get(r["failure_code"] or "passed", 0) + 1
+    return {"child_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
+            "phases": {n: {"sum": round(sum(v), 1), "median": round(statistics.median(v), 3)}
+                       for n, v in sorted(phases.items())},
+            "verdicts_by_code": dict(sorted(codes.items(), key=lambda kv: -kv[1]))}
+
+
 def summary(workdir: Path) -> dict:
     with Catalog(workdir / "catalog.duckdb", read_only=True) as cat:
         counts = catalog_counts(cat)
+        phases = verify_phases(cat)
         kb = {r["problem_id"] for r in cat.rows(
             "SELECT p.problem_id FROM problems p JOIN sources s USING (source_id) "
             "WHERE s.repo_name LIKE '%KernelBench%'")}
@@ -76,7 +95,7 @@ def summary(workdir: Path) -> dict:
             "kernelbench_problems_with_pair": len({p["problem_id"] for p in pairs} & kb),
             "kernelbench_problems_with_pure_triton_pair": len({p["problem_id"] for p in pure} & kb),
             "median_speedup_eager": speedups[len(speedups) // 2] if speedups else None,
-            "release": str(root) if root else None}
+            "release": str(root) if root else None, "verify": phases}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,8 +27,15 @@ from kcorpus.bench.report import print_result
 from kcorpus.bench.verify import candidate_set
 from kcorpus.verify import sandbox
 
+# kernelbench/__init__.py imports its LLM-query helpers (dotenv, tqdm, openai, litellm), which
+# eval never calls; a GPU node without them gets empty stand-ins so that the import succeeds
 HARNESS = r"""
-import json, sys, torch
+import importlib.util, json, sys, types, torch
+for name, attrs in {"dotenv": {"load_dotenv": lambda *a, **k: None}, "tqdm": {"tqdm": iter},
+                    "openai": {"OpenAI": object}, "litellm": {"completion": None}}.items():
+    if importlib.util.find_spec(name) is None:
+        sys.modules[name] = types.ModuleType(name)
+        vars(sys.modules[name]).update(attrs)
 from kernelbench.eval import eval_kernel_against_ref
 ref, cand = open(sys.argv[1]).read(), open(sys.argv[2]).read()
 try:
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     base = candidate_set(hangs=0)
-    jobs = [{**j, "device": "cuda", "trials": 5, "seed": 1, "timing": {"trials": 100}}
+    jobs = [{**j, "device": "cuda", "trials": 5, "seed": 1, "timing": {"trials": 100, "min_trials": 100}}
             for j in base]
     t0 = time.perf_counter()
     ours = {v["id"]: v for v in sandbox.run_jobs(

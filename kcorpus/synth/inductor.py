@@ -5,6 +5,10 @@ and the generated module becomes a `ModelNew` program (inductor_program.py). The
 records the mode and the extern kernels it still calls (`sampling`: {"mode", "extern_kernels",
 "dynamic_batch"}), so pure-Triton pairs can be told apart; verification then runs as for any
 candidate, with the static checks that suit generated code (see verify/static.py).
+
+`triton_templates` differs from `default` only where Inductor has a Triton template for an op
+(matmuls and convolutions, TEMPLATE_OPS). A problem whose probe saw none of them gets the default
+mode only: the second job would cost a compile and give the same code (which dedup would fold).
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import BackendUnavailable, Completion
 from kcorpus.synth.inductor_program import AssemblyError, assemble
 from kcorpus.verify import admission, gpu_slots, sandbox
+
+# ATen ops that Inductor's max-autotune lowers to a Triton template (GEMM, convolution)
+TEMPLATE_OPS = {"mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution", "_int_mm",
+                "_scaled_mm", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                "conv_transpose2d", "conv_transpose3d", "linear", "matmul"}
 
 
 class InductorBackend:
@@ -40,7 +49,7 @@ class InductorBackend:
                  "problem_code": p["code"], "mode": mode, "seed": 0,
                  "memory_mb": admission.job_mb(p.get("figures"), admission.INDUCTOR_FACTOR)}
                 for p in chosen for mode in self.spec.modes
-                if (p["problem_id"], template(mode)) not in done]
+                if (p["problem_id"], template(mode)) not in done and _differs(p, mode)]
         memory = self.verify_cfg.memory_mb if self.verify_cfg else 8192
         workers = self.verify_cfg.workers if self.verify_cfg else 2
         limits = sandbox.Limits(timeout_s=self.spec.timeout_s, memory_mb=memory, parallel=workers,
@@ -73,6 +82,14 @@ class InductorBackend:
                     "dynamic_batch": answer["dynamic_batch"]}
         return Completion(problem["problem_id"], answer["code"], self.name, self.model,
                           prompt_template=template(mode), sampling=settings, code=program)
+
+
+def _differs(problem: dict, mode: str) -> bool:
+    """Whether `mode` can give other code than `default` for this problem (unknown: yes)."""
+    ops = problem.get("aten_ops")
+    if mode == "default" or not ops:
+        return True
+    return any(op.split(".")[0].removeprefix("aten::") in TEMPLATE_OPS for op in ops)
 
 
 def template(mode: str) -> str:

@@ -66,7 +66,8 @@ def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
                                                  [candidate_row(c) for c in comps], rejects)
     if counts["reverse_problems"]:
         check_problems(catalog, cfg.verify)
-    problems = catalog.rows("SELECT problem_id, origin_path, entry_point, code, probes.figures "
+    problems = catalog.rows("SELECT problem_id, origin_path, entry_point, code, probes.figures, "
+                            "probes.aten_ops "
                             "FROM problems JOIN probes USING (problem_id) WHERE probes.ok "
                             "ORDER BY problem_id")
     with bar("synth", total=len(cfg.synth.backends)) as progress:

@@ -14,6 +14,7 @@ matmuls and convolutions go to cuBLAS/cuDNN as extern kernels), `triton_template
 from __future__ import annotations
 
 import re
+import time
 
 import torch
 
@@ -31,12 +32,17 @@ def generate(job: dict, load_module) -> dict:
     torch.manual_seed(job.get("seed", 0))
     model = mod.Model(*mod.get_init_inputs()).cuda()  # the mode the verifier runs it in
     inputs = [x.cuda() if isinstance(x, torch.Tensor) else x for x in mod.get_inputs()]
+    out["seconds"] = {}
     for dynamic_batch in (True, False):
+        t = time.perf_counter()
         try:
             out.update(_compile(model, inputs, job["mode"], dynamic_batch), error="")
             return out
         except Exception as e:  # noqa: BLE001  (recorded: the mode gives no program)
             out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        finally:
+            out["seconds"]["dynamic" if dynamic_batch else "static"] = round(
+                time.perf_counter() - t, 2)
     return out
 
 

@@ -151,4 +151,6 @@ def verdict_row(v: dict, context: dict) -> dict:
                gpu_arch=context["gpu_arch"], verified_at=datetime.now(UTC))
     for name in ("static_flags", "torch_ops", "flags"):
         row[name] = row[name] or []
+    if isinstance(row["phase_seconds"], dict):
+        row["phase_seconds"] = json.dumps(row["phase_seconds"])
     return row

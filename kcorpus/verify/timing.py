@@ -5,6 +5,13 @@ the L2 cache is flushed by writing a buffer twice its size, the device is synchr
 call is bracketed by CUDA events. After `warmup` untimed rounds, `trials` rounds are timed; the
 median is the label and the 10th/90th percentiles, min and max are the spread.
 
+Rounds within a budget: `trials` is an upper bound. The warmup rounds measure what one round
+costs (the three calls, the flushes and the draw); the timed rounds are then as many as
+`budget_s` holds, never fewer than `min_trials`: trials = clamp(budget_s / round_s, min_trials,
+trials). A 1 ms kernel gets all 50 rounds in a fraction of a second; a 2 s convolution gets 10
+(about 60 s under the GPU lock instead of 300 s). Warmup stops early, after one round, once it
+has taken `budget_s / 4`. The rounds used are in the verdict's timing description.
+
 Every round sees fresh input values: `get_inputs()` drawn again under the round's seed, on the
 GPU (its default device set to cuda while it runs, so drawing costs microseconds), copied into
 the same input buffers outside the timed region. A candidate that memoises outputs by input
@@ -38,6 +45,8 @@ class TimingConfig:
     check_rounds: int = 3
     max_cpu_sets: int = 16
     l2_flush_bytes: int = 256 * 1024 * 1024  # at least twice the L2 of an H100/H200 (50 MB)
+    budget_s: float = 2.0  # timed rounds' wall time to aim for (see the module docstring)
+    min_trials: int = 10
 
 
 @dataclass
@@ -74,34 +83,52 @@ def fresh_inputs(draw_cpu: Callable[[int], list], rounds: int, device: str, max_
 
 
 def time_interleaved(fns: dict[str, Callable], draw: Callable[[int], list], cfg: TimingConfig
-                     ) -> tuple[dict[str, Spread], dict[int, dict[str, object]]]:
-    """Spreads per function, and the outputs of the sampled rounds, by round."""
+                     ) -> tuple[dict[str, Spread], dict[int, dict[str, object]], int]:
+    """Spreads per function, the outputs of the sampled rounds by round, and the timed rounds."""
     flush = torch.empty(cfg.l2_flush_bytes // 4, dtype=torch.float32, device="cuda")
     buffers = [x.clone() if isinstance(x, torch.Tensor) else x for x in draw(0)]
     names = list(fns)
-    samples: dict[str, list[float]] = {n: [] for n in names}
-    rounds = cfg.warmup + cfg.trials
-    timed = range(cfg.warmup, rounds)
+    t0, warm = time.perf_counter(), 0
+    while warm < max(cfg.warmup, 1):
+        _round(fns, names, warm, draw, buffers, flush, None)
+        warm += 1
+        if time.perf_counter() - t0 > cfg.budget_s / 4:
+            break
+    round_s = (time.perf_counter() - t0) / warm
+    trials = min(cfg.trials, max(cfg.min_trials, int(cfg.budget_s / max(round_s, 1e-6))))
+    rounds = warm + trials
+    timed = range(warm, rounds)
     checked = set(random.SystemRandom().sample(timed, min(cfg.check_rounds, len(timed))))
     checked.add(rounds - 1)
+    samples: dict[str, list[float]] = {n: [] for n in names}
     kept: dict[int, dict[str, object]] = {}
+    for rnd in timed:
+        times, outs = _round(fns, names, rnd, draw, buffers, flush, rnd in checked)
+        for name in names:
+            samples[name].append(times[name])
+        if outs:
+            kept[rnd] = outs
+    return {n: _spread(s) for n, s in samples.items()}, kept, trials
+
+
+def _round(fns, names, rnd, draw, buffers, flush, keep) -> tuple[dict, dict]:
+    """One round, the functions in a rotating order: times (ms) and, if `keep`, outputs."""
+    order = names[rnd % len(names):] + names[:rnd % len(names)]
+    values = draw(rnd)
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    for rnd in range(rounds):
-        order = names[rnd % len(names):] + names[:rnd % len(names)]
-        values = draw(rnd)
-        for name in order:
-            copy_into(buffers, values)
-            flush.zero_()
-            torch.cuda.synchronize()
-            start.record()
-            out = fns[name](*buffers)
-            end.record()
-            torch.cuda.synchronize()
-            if rnd >= cfg.warmup:
-                samples[name].append(start.elapsed_time(end))
-            if rnd in checked:
-                kept.setdefault(rnd, {})[name] = _detached(out)
-    return {n: _spread(s) for n, s in samples.items()}, kept
+    times, outs = {}, {}
+    for name in order:
+        copy_into(buffers, values)
+        flush.zero_()
+        torch.cuda.synchronize()
+        start.record()
+        out = fns[name](*buffers)
+        end.record()
+        torch.cuda.synchronize()
+        times[name] = start.elapsed_time(end)
+        if keep:
+            outs[name] = _detached(out)
+    return times, outs
 
 
 def _detached(out):
@@ -118,9 +145,10 @@ def _spread(xs: list[float]) -> Spread:
     return Spread(statistics.median(xs), q[0], q[-1], xs[0], xs[-1])
 
 
-def describe(cfg: TimingConfig, spreads: dict[str, Spread], tf32: bool) -> dict:
+def describe(cfg: TimingConfig, spreads: dict[str, Spread], tf32: bool, trials: int) -> dict:
     return {"method": "cuda_events", "interleaved": True, "l2_flush_bytes": cfg.l2_flush_bytes,
-            "warmup": cfg.warmup, "trials": cfg.trials, "fresh_inputs_per_round": True,
+            "warmup": cfg.warmup, "trials": trials, "max_trials": cfg.trials,
+            "budget_s": cfg.budget_s, "fresh_inputs_per_round": True,
             "checked_rounds": cfg.check_rounds + 1,
             "tf32": tf32, "spread": {n: asdict(s) for n, s in spreads.items()}}
 

@@ -520,8 +520,12 @@ def _timing(run: _Run, lock: GpuLock, report) -> None:
         verdict["compile_error"] = _describe(e)[:300]
     fns["candidate"](*draw(0))  # warm every path (autotuning included) before taking the lock
     torch.cuda.synchronize()
+    t = time.perf_counter()
     with lock.hold(report):
-        spreads, samples = timing.time_interleaved(fns, draw, cfg)
+        held = time.perf_counter()
+        spreads, samples, trials = timing.time_interleaved(fns, draw, cfg)
+    verdict["phase_seconds"].update(gpu_lock_wait=round(held - t, 3),
+                                    gpu_lock_held=round(time.perf_counter() - held, 3))
     for rnd, outs in samples.items():  # sampled timed rounds: same values, same answer
         try:
             correctness.compare(correctness.flatten(outs["eager"]),
@@ -531,7 +535,7 @@ def _timing(run: _Run, lock: GpuLock, report) -> None:
             return _fail(verdict, f.code, f"during timing (round {rnd}): {f}")
     verdict.update(eager_ms=spreads["eager"].median_ms, candidate_ms=spreads["candidate"].median_ms,
                    compile_ms=spreads["compile"].median_ms if "compile" in spreads else None,
-                   timing=json.dumps(timing.describe(cfg, spreads, verdict["tf32"])))
+                   timing=json.dumps(timing.describe(cfg, spreads, verdict["tf32"], trials)))
     verdict["speedup_eager"] = verdict["eager_ms"] / max(verdict["candidate_ms"], 1e-9)
     if verdict["compile_ms"] is not None:
         verdict["speedup_compile"] = verdict["compile_ms"] / max(verdict["candidate_ms"], 1e-9)
