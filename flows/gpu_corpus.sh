@@ -2,7 +2,8 @@
 # The real corpus on a GPU node without network (pipelines/kernelbench.yaml), from the
 # repository root, in steps that fit a copy limit per call:
 #   gpu_corpus.sh install DIR...   install the wheels in DIR... into $SITE (kcorpus.wheelhouse)
-#   gpu_corpus.sh start SRC        rebuild in the background (KCORPUS_SRC=SRC), workdir $WORK
+#   gpu_corpus.sh start SRC        rebuild in the background (KCORPUS_SRC=SRC, a directory or a
+#                                  .tgz of one), workdir $WORK
 #   gpu_corpus.sh collect [WAIT_S] wait up to WAIT_S for it, then copy the log, the summary
 #                                  (kcorpus.bench.corpus), the card and the manifest to $OUT
 # Each step exports PYTHONPATH=$SITE; on a box of your own, `pip install` the wheelhouse instead.
@@ -24,6 +25,10 @@ case "${1:-}" in
   start)  # from a copy of the checkout and sources under $WORK: later calls may replace them
     mkdir -p "$WORK/repo" && tar --exclude=./.whl --exclude=./.git -cf - . | (cd "$WORK/repo" && tar xf -)
     export KCORPUS_SRC="$WORK/repo/$2" KCORPUS_RELEASES="$WORK/releases"
+    case "$2" in *.tgz)  # a packed source tree: one top-level directory
+      mkdir -p "$WORK/src" && tar xzf "$2" -C "$WORK/src" || exit 1
+      KCORPUS_SRC="$WORK/src/$(tar tzf "$2" | head -1 | cut -d/ -f1)" ;;
+    esac
     cd "$WORK/repo" && export PYTHONPATH="$SITE:$PWD"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$WORK/gpu.txt"
     cat > $WORK/run.sh <<INNER
