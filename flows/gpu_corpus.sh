@@ -42,6 +42,9 @@ INNER
     echo "rebuild started in the background"
     ;;
   collect)
+    if [ ! -f $WORK/run.sh ]; then  # a fresh machine: the one that ran `start` was given back
+      echo "no rebuild was started on this machine ($WORK/run.sh missing): run start again"; exit 3
+    fi
     waited=0
     while [ ! -f $WORK/rc ] && [ "$waited" -lt "${2:-0}" ]; do sleep 10; waited=$((waited + 10)); done
     grep -E "^progress |Finished|Crashed|Failed|Error" $WORK/rebuild.log | tail -15

@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--out", type=Path, help="every verdict and KernelBench result (JSON)")
     a = p.parse_args(argv)
+    a.kernelbench = a.kernelbench.resolve()  # the harness runs in a temporary directory
     if not (a.kernelbench / "src" / "kernelbench" / "eval.py").is_file():
         print(f"error: {a.kernelbench}: no src/kernelbench/eval.py (a KernelBench checkout?)",
               file=sys.stderr)
@@ -104,10 +105,16 @@ def main(argv: list[str] | None = None) -> int:
               "kernelbench_per_min": round(60 * n / theirs_s, 1),
               "kernelbench_median_s": round(statistics.median(each), 2)}
     result["ratio"] = round(result["per_min"] / result["kernelbench_per_min"], 2)
+    result["kernelbench_evaluated"] = sum(1 for r in theirs.values() if r and "error" not in r)
     if a.out:
         a.out.write_text(json.dumps({"result": result, "ours": ours, "kernelbench": theirs},
                                     default=str, indent=1))
     print_result(result)
+    if not result["kernelbench_evaluated"]:  # its harness never ran: the ratio means nothing
+        first = next(iter(theirs.values()), None) or {}
+        print(f"error: KernelBench's harness evaluated none of the candidates; the first said: "
+              f"{str(first.get('error', ''))[-300:]}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 
+from kcorpus.progress import bar
 from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import BackendUnavailable, Completion
 from kcorpus.synth.inductor_program import AssemblyError, assemble
@@ -58,8 +59,11 @@ class InductorBackend:
         slots = self.verify_cfg.gpu_slots if self.verify_cfg else 1
         self.answers = []
         if jobs:
-            with gpu_slots.hold_gpu("cuda", slots):  # autotuning times kernels on the GPU
-                self.answers = list(sandbox.run_jobs(jobs, limits, "cuda"))
+            with gpu_slots.hold_gpu("cuda", slots), \
+                    bar("synth (inductor)", total=len(jobs)) as progress:  # autotuning uses the GPU
+                for answer in sandbox.run_jobs(jobs, limits, "cuda"):
+                    self.answers.append(answer)
+                    progress.advance()
         for answer in self.answers:
             pid, mode = json.loads(answer["id"])
             result = self._completion(by_id[pid], mode, answer)
