@@ -72,6 +72,25 @@ def verify_phases(cat: Catalog) -> dict:
             "verdicts_by_code": dict(sorted(codes.items(), key=lambda kv: -kv[1]))}
 
 
+def inductor_jobs(workdir: Path) -> dict:
+    """Inductor synthesis per job (synth stage's `inductor_jobs.jsonl`): compile seconds in all,
+    their median and maximum, and how many jobs gave no program, by the first word of why."""
+    path = workdir / "inductor_jobs.jsonl"
+    if not path.is_file():
+        return {}
+    jobs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    seconds = [sum((j.get("seconds") or {}).values()) for j in jobs if isinstance(
+        j.get("seconds"), dict)]
+    failed: dict[str, int] = {}
+    for j in jobs:
+        why = j.get("failure_code") or (j.get("error") or "").split(":")[0]
+        if why:
+            failed[why] = failed.get(why, 0) + 1
+    return {"jobs": len(jobs), "compile_seconds": round(sum(seconds), 1),
+            "median_s": round(statistics.median(seconds), 2) if seconds else None,
+            "max_s": max(seconds, default=None), "no_program": failed}
+
+
 def summary(workdir: Path) -> dict:
     with Catalog(workdir / "catalog.duckdb", read_only=True) as cat:
         counts = catalog_counts(cat)
@@ -95,7 +114,8 @@ def summary(workdir: Path) -> dict:
             "kernelbench_problems_with_pair": len({p["problem_id"] for p in pairs} & kb),
             "kernelbench_problems_with_pure_triton_pair": len({p["problem_id"] for p in pure} & kb),
             "median_speedup_eager": speedups[len(speedups) // 2] if speedups else None,
-            "release": str(root) if root else None, "verify": phases}
+            "release": str(root) if root else None, "verify": phases,
+            "synth_inductor": inductor_jobs(workdir)}
 
 
 def main(argv: list[str] | None = None) -> int:

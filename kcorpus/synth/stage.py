@@ -80,11 +80,24 @@ def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
                                     "backend = 'inductor' AND model = ?", [backend.model])
                 completions, rejects = backend.generate(
                     problems, {(r["problem_id"], r["prompt_template"]) for r in done})
+                _log_answers(catalog, backend.answers)
             else:
                 completions, rejects = backend.generate(problems)
             _store(catalog, counts, [], [candidate_row(c) for c in completions], rejects)
             progress.advance()
     return counts
+
+
+def _log_answers(catalog: Catalog, answers: list[dict]) -> None:
+    """Each Inductor job's cost, appended to `inductor_jobs.jsonl` beside the catalog: what the
+    compile took per attempt and why a job gave no program (kcorpus.bench.corpus sums it)."""
+    path = catalog.path.parent / "inductor_jobs.jsonl"
+    with path.open("a") as f:
+        for a in answers:
+            f.write(json.dumps({"id": a.get("id"), "seconds": a.get("seconds"),
+                                "child_rss_mb": a.get("child_rss_mb"),
+                                "error": (a.get("error") or a.get("message") or "")[:200],
+                                "failure_code": a.get("failure_code")}) + "\n")
 
 
 def _prompted(catalog: Catalog, backend: ChatBackend) -> set[str]:

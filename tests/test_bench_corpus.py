@@ -1,0 +1,45 @@
+"""The GPU corpus summary (kcorpus.bench.corpus): where verification and Inductor synthesis spent
+their time, read back from what the stages store (verdict rows, `inductor_jobs.jsonl`)."""
+
+from __future__ import annotations
+
+import json
+
+from kcorpus import schema
+from kcorpus.bench.corpus import inductor_jobs, verify_phases
+from kcorpus.catalog import Catalog
+from kcorpus.verify.stage import verdict_row
+
+
+def _verdict(i: int, phases: dict, code: str = "") -> dict:
+    v = {"id": f"c{i}", "passed": not code, "stage": "timing", "failure_code": code,
+         "seconds": sum(phases.values()), "phase_seconds": phases}
+    return verdict_row(v, {"device": "cuda", "gpu_arch": "sm_90", "gpu_name": "H200",
+                           "interpreter": False, "torch_version": "2", "triton_version": "3",
+                           "driver": "", "tf32": False})
+
+
+def test_verify_phases_sum_what_each_verdict_stored(tmp_path):
+    rows = [_verdict(0, {"load": 1.0, "gpu_lock_wait": 4.0, "gpu_lock_held": 2.0}),
+            _verdict(1, {"load": 3.0, "gpu_lock_wait": 0.0, "gpu_lock_held": 1.0}),
+            _verdict(2, {"load": 2.0}, code="MISMATCH")]
+    with Catalog(tmp_path / "catalog.duckdb") as cat:
+        cat.insert_new("verdicts", schema.table("verdicts").to_arrow(rows))
+        got = verify_phases(cat)
+    assert got["child_seconds"] == 13.0
+    assert got["phases"]["load"] == {"sum": 6.0, "median": 2.0}
+    assert got["phases"]["gpu_lock_wait"] == {"sum": 4.0, "median": 2.0}
+    assert got["verdicts_by_code"] == {"passed": 2, "MISMATCH": 1}
+
+
+def test_inductor_jobs_count_compile_time_and_why_jobs_gave_nothing(tmp_path):
+    lines = [{"id": "a", "seconds": {"dynamic": 4.0}, "error": ""},
+             {"id": "b", "seconds": {"dynamic": 2.0, "static": 6.0}, "error": ""},
+             {"id": "c", "seconds": {"dynamic": 1.0, "static": 1.0},
+              "error": "RuntimeError: expected one generated module"},
+             {"id": "d", "seconds": None, "failure_code": "TIMEOUT", "error": "no verdict"}]
+    (tmp_path / "inductor_jobs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    got = inductor_jobs(tmp_path)
+    assert got["jobs"] == 4 and got["compile_seconds"] == 14.0 and got["max_s"] == 8.0
+    assert got["no_program"] == {"RuntimeError": 1, "TIMEOUT": 1}
+    assert inductor_jobs(tmp_path / "nothing") == {}
