@@ -6,6 +6,9 @@
 #                                  .tgz of one), workdir $WORK
 #   gpu_corpus.sh collect [WAIT_S] wait up to WAIT_S for it, then copy the log, the summary
 #                                  (kcorpus.bench.corpus), the card and the manifest to $OUT
+#   gpu_corpus.sh kernelbench KB   with a KernelBench checkout KB: the same candidates through our
+#                                  fork server and KernelBench's harness, then the release's
+#                                  KernelBench export through that harness (verify_vs_kernelbench)
 # Each step exports PYTHONPATH=$SITE; on a box of your own, `pip install` the wheelhouse instead.
 # SITE and WORK live outside the checkout (the device tool replaces the checkout every call).
 set -u
@@ -61,5 +64,12 @@ INNER
       echo "still running"
     fi
     ;;
-  *) echo "usage: gpu_corpus.sh install DIR... | start SRC | collect [WAIT_S]"; exit 2 ;;
+  kernelbench)
+    python3 -m kcorpus bench verify-vs-kernelbench --kernelbench "$2" --parallel 16 --timeout 120 \
+      --out "$OUT/verify_vs_kernelbench_detail.json" | tail -1 | tee "$OUT/verify_vs_kernelbench_h200.json"
+    latest=$(ls -d $WORK/releases/latest $WORK/releases/*/latest 2>/dev/null | head -1)
+    [ -n "$latest" ] && python3 -m kcorpus bench verify-vs-kernelbench --kernelbench "$2" \
+      --release "$latest" --timeout 300 | tail -1 | tee "$OUT/kernelbench_export_check.json"
+    ;;
+  *) echo "usage: gpu_corpus.sh install DIR... | start SRC | collect [WAIT_S] | kernelbench KB"; exit 2 ;;
 esac

@@ -328,7 +328,8 @@ def bench_problems(ctx: typer.Context) -> None:
 def bench_verify_vs_kernelbench(ctx: typer.Context) -> None:
     """(GPU) The same candidates through our fork server and KernelBench's harness.
 
-    Options: --kernelbench DIR --parallel N --timeout S --out FILE"""
+    Options: --kernelbench DIR --parallel N --timeout S --out FILE; --release DIR checks that
+    release's KernelBench export through the same harness instead"""
     from kcorpus.bench.kernelbench_compare import main as bench_main
 
     raise typer.Exit(bench_main(ctx.args))

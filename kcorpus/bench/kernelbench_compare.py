@@ -9,6 +9,11 @@ correctness trials and 100 timing trials. The candidates are `kcorpus bench veri
 without its hanging ones (KernelBench's harness has no per-candidate time limit of its own).
 The last line is one JSON object with `candidates`, `per_min`, `kernelbench_per_min`, `ratio`
 and `gpu`.
+
+With `--release DIR` (a published release) it first checks the KernelBench export instead:
+`kcorpus export kernelbench` writes the release's problems as KernelBench files, and
+KernelBench's harness evaluates the first file that has a pair against that pair's Triton code
+(`export_check`: the file, KernelBench's answer, and whether it judged the pair correct).
 """
 
 from __future__ import annotations
@@ -68,12 +73,36 @@ def kernelbench_one(kb: Path, ref: str, cand: str, timeout_s: float) -> tuple[di
         return result, time.perf_counter() - t0
 
 
+def export_check(kb: Path, release: Path, timeout_s: float) -> dict:
+    """One exported KernelBench file and its release pair, through KernelBench's harness."""
+    import pyarrow.parquet as pq
+
+    from kcorpus.rl.export import export
+
+    pairs = {}
+    for f in sorted(release.glob("pairs/*.parquet")):
+        for row in pq.read_table(f).to_pylist():
+            pairs.setdefault(row["python_code"], row)
+    with tempfile.TemporaryDirectory(prefix="kcorpus-kbexport-") as tmp:
+        export("kernelbench", release, Path(tmp))
+        for path in sorted(Path(tmp).glob("level*/*.py")):
+            pair = pairs.get(path.read_text())
+            if pair is None:
+                continue
+            result, seconds = kernelbench_one(kb, path.read_text(), pair["triton_code"], timeout_s)
+            return {"file": str(path.relative_to(tmp)), "pair_id": pair["pair_id"],
+                    "kernelbench": result, "seconds": round(seconds, 1),
+                    "correct": bool(result and result.get("correctness"))}
+    return {"file": None, "correct": False, "error": f"{release}: no exported problem has a pair"}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--kernelbench", type=Path, required=True, help="a KernelBench checkout")
     p.add_argument("--parallel", type=int, default=8)
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--out", type=Path, help="every verdict and KernelBench result (JSON)")
+    p.add_argument("--release", type=Path, help="check this release's KernelBench export only")
     a = p.parse_args(argv)
     a.kernelbench = a.kernelbench.resolve()  # the harness runs in a temporary directory
     if not (a.kernelbench / "src" / "kernelbench" / "eval.py").is_file():
@@ -86,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: this bench needs a CUDA GPU (KernelBench's harness runs only there)",
               file=sys.stderr)
         return 2
+    if a.release:
+        check = export_check(a.kernelbench, a.release.resolve(), a.timeout)
+        print(json.dumps({"export_check": check}, default=str))
+        return 0 if check["correct"] else 1
     base = candidate_set(hangs=0)
     jobs = [{**j, "device": "cuda", "trials": 5, "seed": 1, "timing": {"trials": 100, "min_trials": 100}}
             for j in base]
