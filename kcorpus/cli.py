@@ -28,9 +28,31 @@ WorkdirOpt = typer.Option(Path(os.environ.get("KCORPUS_WORKDIR", ".kcorpus")), "
                           "-w", help="where the catalog and releases live (env KCORPUS_WORKDIR)")
 
 
+LogFormatOpt = typer.Option(os.environ.get("KCORPUS_LOG_FORMAT", "human"), "--log-format",
+                            help="human, or json: one JSON object per line on stderr (time, "
+                                 "level, stage, event, counts)")
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def _said(line: str, code: int) -> None:
+    """End with one plain line (a JSON object with --log-format json) and exit code `code`."""
+    from kcorpus import logs
+
+    logs.event("WARNING", None, line, human=line)
+    raise typer.Exit(code)
+
+
+def _log_format(fmt: str) -> None:
+    from kcorpus import logs
+
+    try:
+        logs.configure(fmt)
+    except ValueError as e:
+        _fail(str(e))
 
 
 @app.command()
@@ -40,16 +62,24 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
                                                help="run dedup and publish even if their "
                                                     "inputs are unchanged"),
             as_json: bool = typer.Option(False, "--json", help="print one JSON object, "
-                                         "{stage: counts}, instead of the table")) -> None:
-    """Run every stage of PIPELINE (mine, synth, verify, dedup, publish) as a Prefect flow."""
+                                         "{stage: counts}, instead of the table"),
+            log_format: str = LogFormatOpt) -> None:
+    """Run every stage of PIPELINE (mine, synth, verify, dedup, publish) as a Prefect flow.
+    SIGTERM or SIGINT stops it cleanly within 10 s (exit 143 or 130); run it again to resume."""
+    _log_format(log_format)
     try:
         cfg = load_config(pipeline)
         Catalog(catalog_path(workdir)).close()  # a locked or foreign catalog fails here, clearly
     except (ConfigError, CatalogError) as e:
         _fail(str(e))
-    from flows.rebuild import rebuild as rebuild_flow
+    from flows import stoppable
 
-    results = rebuild_flow(str(pipeline), str(workdir.resolve()), refresh_cache)
+    try:
+        results = stoppable.rebuild(str(pipeline), str(workdir.resolve()), refresh_cache)
+    except stoppable.RebuildStopped as e:
+        _said(e.line, e.code)
+    except stoppable.api_server.ApiGone as e:
+        _fail(str(e), 1)
     if as_json:
         sys.stdout.write(json.dumps(results, default=str) + "\n")
         return
