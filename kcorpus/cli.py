@@ -294,11 +294,13 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
                    reward_json: str = typer.Option(None, "--reward", help="reward shaping as "
                                                    'JSON, e.g. {"compiled": 0.2}'),
                    catalog: Path = typer.Option(None, help="append every verdict to this "
-                                                "catalog (RL rollouts as data)")) -> None:
+                                                "catalog (RL rollouts as data)"),
+                   log_format: str = LogFormatOpt) -> None:
     """The verifier as an HTTP reward service (POST /v1/verify, /v1/verify/batch,
-    /v1/openrlhf; GET /healthz); see kcorpus/rl/service.py."""
-    import uvicorn
-
+    /v1/openrlhf; GET /healthz); see kcorpus/rl/service.py. SIGTERM or SIGINT answers what
+    is in flight (503 where no verdict is ready) and exits 143 or 130."""
+    _log_format(log_format)
+    from kcorpus.rl import serving
     from kcorpus.rl.reward import Shaping
     from kcorpus.rl.service import (ServiceConfig, create_app, load_release_problems,
                                     token_from_env)
@@ -313,7 +315,9 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
         app_ = create_app(cfg)  # a locked or foreign catalog fails here, clearly
     except (ValueError, RuntimeError, OSError) as e:
         _fail(str(e))
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    stopped = serving.serve(app_, host, port)
+    if stopped is not None:
+        _said(stopped[1], stopped[0])
 
 
 bench = typer.Typer(help="Benchmarks: each prints a table, then one JSON line.")
