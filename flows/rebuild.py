@@ -175,15 +175,9 @@ def summary_markdown(name: str, results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def serve(pipeline: str, workdir: str) -> None:
-    """Serve the rebuild on the pipeline's schedule until stopped (`kcorpus serve`)."""
-    from prefect import serve as serve_deployments
-
-    serve_deployments(deployment(pipeline, workdir))
-
-
 def deployment(pipeline: str, workdir: str):
-    """The rebuild as a deployment on the pipeline's cron schedule (`kcorpus serve`)."""
+    """The rebuild as a deployment on the pipeline's cron schedule (what `prefect deploy` makes
+    of prefect.yaml; `kcorpus serve` keeps the same schedule in one process)."""
     cfg = load_config(pipeline)
     if cfg.schedule is None:
         raise ValueError(f"{pipeline}: no schedule: add `schedule: {{cron: '0 3 * * *'}}`")

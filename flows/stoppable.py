@@ -1,6 +1,6 @@
-"""`kcorpus rebuild` as a scheduler runs it: the flow in a thread of its own, its temporary API
-server kept until the flow's last state is reported, and a clean stop on SIGTERM or SIGINT
-(kcorpus/stopping.py).
+"""`kcorpus rebuild` and `kcorpus serve` as a scheduler runs them: the flow in a thread of its
+own, its temporary API server kept until the flow's last state is reported, and a clean stop on
+SIGTERM or SIGINT (kcorpus/stopping.py).
 
 A stop kills the sandboxes at once; the stage that was running writes what it finished, the
 flows end Cancelled, and `kcorpus` exits 143 (SIGTERM) or 130 (SIGINT) after one line saying
@@ -12,15 +12,20 @@ away meanwhile, the run ends at once with one error line (exit 1) instead of ret
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import signal
 import sys
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flows import api_server
 from kcorpus import logs, stopping
 
 API_GONE_EXIT = 1
+_WAITING: dict = {"until": None}  # `serve` between runs: the next run's time
 
 
 class RebuildStopped(Exception):
@@ -32,33 +37,89 @@ class RebuildStopped(Exception):
 def rebuild(pipeline: str, workdir: str, refresh_cache: bool = False) -> dict[str, dict]:
     """The rebuild's {stage: counts}; `RebuildStopped` after a stop, `api_server.ApiGone` when
     the API went away before it began."""
+    _json_logs()
+    with api_server.temporary_api() as api:
+        state = _until_stopped(api, lambda: _flow(pipeline, workdir, refresh_cache))
+    _raise_if_stopped()
+    return state.result()
+
+
+def serve(pipeline: str, workdir: str) -> None:
+    """Rebuild on the pipeline's cron schedule until stopped (`RebuildStopped`); a run that
+    fails is reported in one line and the next runs on time."""
+    from prefect._vendor.croniter import croniter
+
+    from kcorpus.config import load_config
+
+    _json_logs()
+    schedule = load_config(pipeline).schedule
+    zone = ZoneInfo(schedule.timezone)
+    ticks = croniter(schedule.cron, datetime.now(zone))
+    with api_server.temporary_api() as api:
+        while True:
+            at = ticks.get_next(datetime)
+            _until_stopped(api, functools.partial(_sleep_until, at, pipeline))
+            _raise_if_stopped()
+            state = _until_stopped(api, lambda: _flow(pipeline, workdir, False))
+            _raise_if_stopped()
+            if not state.is_completed():
+                logs.event("ERROR", None, f"the rebuild ended {state.name}: {state.message}",
+                           human=f"error: the rebuild ended {state.name}: {state.message}")
+
+
+def _flow(pipeline: str, workdir: str, refresh_cache: bool):
     from flows import rebuild as flow
 
-    if logs.current() == "json":
-        logs.route_to_json()  # Prefect's handlers exist once it is imported
-    with api_server.temporary_api() as api:
-        def force(signum: int) -> None:
-            _cancel_open_runs(f"stopped by {signal.Signals(signum).name} at once")
-            api.close()
-            _exit(stopping.exit_code(signum), stopped_line(signum, at_once=True))
+    return flow.rebuild(pipeline, workdir, refresh_cache, return_state=True)
 
-        def watch() -> None:
-            why = api.gone()
-            if why is not None:
-                _exit(API_GONE_EXIT, api_gone_line(why))
 
-        state = stopping.run_until_stopped(
-            lambda: flow.rebuild(pipeline, workdir, refresh_cache, return_state=True),
-            force, watch=watch)
+def _until_stopped(api: api_server.Api, work):
+    """`work()` under stopping.run_until_stopped, with this module's force and API watch."""
+    def force(signum: int) -> None:
+        _cancel_open_runs(f"stopped by {signal.Signals(signum).name} at once")
+        api.close()
+        _exit(stopping.exit_code(signum), stopped_line(signum, at_once=True))
+
+    def watch() -> None:
+        why = api.gone()
+        if why is not None:
+            _exit(API_GONE_EXIT, api_gone_line(why))
+
+    return stopping.run_until_stopped(work, force, watch=watch)
+
+
+def _raise_if_stopped() -> None:
     signum = stopping.requested()
     if signum is not None:
         raise RebuildStopped(stopping.exit_code(signum), stopped_line(signum))
-    return state.result()
+
+
+def _sleep_until(at: datetime, pipeline: str) -> None:
+    _WAITING["until"] = at
+    logs.event("INFO", None, f"next rebuild at {at.isoformat()}",
+               human=f"kcorpus serve: next rebuild of {pipeline} at {at.isoformat()}")
+    try:
+        while stopping.requested() is None and datetime.now(at.tzinfo) < at:
+            time.sleep(0.2)
+    finally:
+        if stopping.requested() is None:  # else the stop's line says what it was waiting for
+            _WAITING["until"] = None
+
+
+def _json_logs() -> None:
+    import flows.rebuild  # noqa: F401 - Prefect's log handlers exist once it is imported
+
+    if logs.current() == "json":
+        logs.route_to_json()
 
 
 def stopped_line(signum: int, at_once: bool = False) -> str:
     from flows.rebuild import CURRENT
 
+    if _WAITING["until"] is not None:
+        return (f"stopped by {signal.Signals(signum).name} while waiting for the rebuild at "
+                f"{_WAITING['until'].isoformat()}; none was running. To serve again, run: "
+                f"{resume_command()}")
     done = ", ".join(CURRENT.finished) or "no stage"
     where = f" during {CURRENT.stage}" if CURRENT.stage else ""
     how = "at once " if at_once else ""

@@ -94,17 +94,24 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
 
 @app.command()
 def serve(pipeline: Path = typer.Argument(..., help="pipeline config with a `schedule:`"),
-          workdir: Path = WorkdirOpt) -> None:
-    """Serve the rebuild on the pipeline's cron schedule (the flow's serve; runs until
-    stopped). Teams with a Prefect server can deploy the project's deployment file instead."""
+          workdir: Path = WorkdirOpt, log_format: str = LogFormatOpt) -> None:
+    """Rebuild on the pipeline's cron schedule until stopped (SIGTERM or SIGINT: as for
+    rebuild). Teams with a Prefect server can deploy the project's deployment file instead."""
+    _log_format(log_format)
     try:
         load_config(pipeline)
-        from flows.rebuild import deployment, serve as serve_flow
+        from flows import stoppable
+        from flows.rebuild import deployment
 
         deployment(str(pipeline), str(workdir))  # a config without a schedule fails here
     except (ConfigError, ValueError) as e:
         _fail(str(e))
-    serve_flow(str(pipeline), str(workdir))
+    try:
+        stoppable.serve(str(pipeline), str(workdir.resolve()))
+    except stoppable.RebuildStopped as e:
+        _said(e.line, e.code)
+    except stoppable.api_server.ApiGone as e:
+        _fail(str(e), 1)
 
 
 @app.command()

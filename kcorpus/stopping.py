@@ -89,9 +89,10 @@ def reset() -> None:
 def run_until_stopped(work: Callable[[], object], force: Callable[[int], None],
                       grace_s: float = GRACE_S, watch: Callable[[], None] | None = None):
     """`work()`'s result, run in a thread; signals handled as the module says. `force(signum)`
-    must end the process (it is called on a second signal or after `grace_s`). `watch`, if
-    given, is called about every 0.2 s in the main thread while the work runs (it may call
-    `force` itself, e.g. when a server the work needs has gone)."""
+    must end the process: it is called on a second signal, after `grace_s`, and on any signal
+    after the work ended (the caller is only winding down then). `watch`, if given, is called
+    about every 0.2 s in the main thread while the work runs (it may end the process itself,
+    e.g. when a server the work needs has gone). For the main thread of a command line."""
     box: dict = {}
     seen: list[int] = []
     context = contextvars.copy_context()  # the caller's settings hold in the thread too
@@ -108,7 +109,8 @@ def run_until_stopped(work: Callable[[], object], force: Callable[[int], None],
             force(seen[0])
         request(signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, on_signal)
     thread = threading.Thread(target=target, name="kcorpus-work", daemon=True)
     thread.start()
     while thread.is_alive():
@@ -117,23 +119,18 @@ def run_until_stopped(work: Callable[[], object], force: Callable[[int], None],
             force(seen[0])
         if watch is not None and thread.is_alive():
             watch()
-    if seen:  # stopping: one more signal while the caller winds down ends it at once
-        for s in SIGNALS:
-            signal.signal(s, lambda *_: force(seen[0]))
-    else:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    # from here on (the caller winding down, or reporting), a signal ends it at once
+    for s in SIGNALS:
+        signal.signal(s, lambda signum, _: force(seen[0] if seen else signum))
     if "error" in box:
         raise box["error"]
     return box.get("result")
 
 
-def kill_descendants(keep: set[int] = frozenset()) -> None:
-    """SIGKILL every process below this one (Linux: /proc), except the pids in `keep`; what
-    ran in sandboxes, git, mining workers."""
+def kill_descendants() -> None:
+    """SIGKILL every process below this one (Linux: /proc): sandboxes, git, mining workers."""
     for pid in _descendants(os.getpid()):
-        if pid not in keep:
-            _kill_group(pid)
+        _kill_group(pid)
 
 
 def _descendants(pid: int) -> list[int]:
