@@ -24,6 +24,7 @@ from prefect.artifacts import (create_markdown_artifact, create_progress_artifac
 from prefect.settings import temporary_settings
 from prefect.states import Cancelled
 from prefect.tasks import exponential_backoff
+from prefect.transactions import get_transaction
 
 from flows import gpu_slots, ray_runner  # noqa: F401 - the GPU's turns, and `runner: ray`
 from kcorpus import logs, progress
@@ -72,6 +73,9 @@ def stage_task(name: str, pipeline: str, workdir: str) -> dict:
         try:
             return run_stage(name, load_config(pipeline), Path(workdir))
         except Stopped as e:  # a stop asked for by a signal: Cancelled, and never retried
+            transaction = get_transaction()
+            if transaction is not None:  # nor cached: Prefect would keep it as the result
+                transaction.write_on_commit = False
             return Cancelled(message=f"{e} during {name}")
 
 

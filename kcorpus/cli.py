@@ -43,7 +43,9 @@ def _said(line: str, code: int) -> None:
     from kcorpus import logs
 
     logs.event("WARNING", None, line, human=line)
-    raise typer.Exit(code)
+    sys.stdout.flush()
+    # everything was closed and reported; Prefect's exit handlers would only add seconds
+    os._exit(code)
 
 
 def _log_format(fmt: str) -> None:

@@ -45,10 +45,10 @@ def line(level: str, stage: str | None, event: str, counts: dict | None = None,
 def event(level: str, stage: str | None, what: str, counts: dict | None = None,
           human: str | None = None) -> None:
     """One line on stderr: JSON in json mode, else `human` (nothing when it is None)."""
-    if current() == "json":
-        print(line(level, stage, what, counts), file=sys.stderr, flush=True)
-    elif human is not None:
-        print(human, file=sys.stderr, flush=True)
+    text = line(level, stage, what, counts) if current() == "json" else human
+    if text is not None:  # not print(): a flow with log_prints would log it once more
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
 
 
 class JsonFormatter(logging.Formatter):

@@ -127,7 +127,7 @@ def test_serve_waiting_for_its_schedule_stops_on_sigterm(tmp_path):
 
 def test_a_rebuild_whose_prefect_api_went_away_ends_with_one_error(tmp_path):
     """The temporary server killed under a running rebuild: one error line, exit 1 within
-    10 s, no retries, no traceback, nothing left running; the next rebuild completes."""
+    10 s, no retries, no traceback, nothing left running (resuming: tests/test_resume.py)."""
     pipe = _small_pipeline(tmp_path)
     args = [*KCORPUS, "rebuild", str(pipe), "--workdir", str(tmp_path / "wd")]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -146,6 +146,4 @@ def test_a_rebuild_whose_prefect_api_went_away_ends_with_one_error(tmp_path):
     line = rest.strip().splitlines()[-1]
     assert line.startswith("error: the temporary Prefect server exited") and "To resume" in line
     assert not alive(below)
-    again = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=600)
-    assert again.returncode == 0, again.stderr[-3000:]
     print(f"rebuild exited {took:.2f} s after its API server died")
