@@ -4,7 +4,8 @@ the flows that use it.
 Prefect's own temporary server is a child in the caller's process group: a SIGTERM or Ctrl-C
 sent to the group ended it before the flow, which then retried against a dead API for minutes.
 This one runs in a session of its own and ignores SIGTERM and SIGINT; it ends when its owner
-closes its stdin (after the flow's last state is reported) or dies (the pipe closes then too).
+closes it (stdin closed and SIGUSR1, after the flow's last state is reported) or dies (the
+pipe closes then).
 With PREFECT_API_URL set, that server is used and none is started.
 
 `python -m flows.api_server PORT` is the server process itself.
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 STARTUP_S = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60"))
+CLOSE_SIGNAL = signal.SIGUSR1  # the owner closes the server (schedulers send TERM and INT)
 SHUTDOWN_S = 1.0  # the server's own shutdown, after its owner closed it, at most
 HEALTH_FAILURES = 3  # a health check fails this many times in a row: the API went away
 
@@ -57,8 +59,10 @@ class Api:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
+        # also SIGUSR1: a process forked meanwhile (a mining worker) may hold the pipe open
+        self.proc.send_signal(CLOSE_SIGNAL)
+        try:  # it exits SHUTDOWN_S after; under load it was seen to take longer
+            self.proc.wait(timeout=SHUTDOWN_S + 1)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
@@ -139,15 +143,19 @@ def _serve(port: int) -> None:
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
 
-    def owner_gone() -> None:
-        sys.stdin.buffer.read()
+    def end() -> None:
         server.should_exit = True
         # the requests are answered by now; Prefect's services take seconds more to stop,
         # and what they hold is in the database already
         time.sleep(SHUTDOWN_S)
         os._exit(0)
 
+    def owner_gone() -> None:
+        sys.stdin.buffer.read()
+        end()
+
     threading.Thread(target=owner_gone, daemon=True).start()
+    signal.signal(CLOSE_SIGNAL, lambda *_: threading.Thread(target=end, daemon=True).start())
     server.run()
 
 
