@@ -5,6 +5,7 @@ at random points of real rebuilds, and the resume after them: tests/test_resume.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -61,8 +62,9 @@ def stop(proc: subprocess.Popen, sig: int, group: bool = False) -> tuple[float, 
 def test_serve_verifier_answers_every_request_in_flight_on_sigterm():
     """Hanging candidates fill both workers and the queue behind them; on SIGTERM every one
     of those requests gets an answer (a verdict or 503 with Retry-After), none hangs, the
-    process exits 143 within 10 s and leaves no fork server or child behind."""
-    proc, url = _start("--queue", "16")
+    process exits 143 within 10 s and leaves no fork server or child behind. It logs JSON
+    lines, uvicorn's and the stop's own."""
+    proc, url = _start("--queue", "16", "--log-format", "json")
 
     def ask(candidate: str) -> httpx.Response:
         return httpx.post(f"{url}/v1/verify", json={"problem_code": P.PROBLEM,
@@ -86,8 +88,11 @@ def test_serve_verifier_answers_every_request_in_flight_on_sigterm():
     assert statuses == [200, 200, 503, 503, 503, 503], [r.text for r in answers]
     refused = [r for r in answers if r.status_code == 503]
     assert all(r.headers["Retry-After"] and "stopping" in r.json()["error"] for r in refused)
-    last = log.strip().splitlines()[-1]
-    assert last.startswith("serve-verifier stopped by SIGTERM: 2 candidates answered, 4 in flight")
+    lines = [json.loads(line) for line in log.strip().splitlines()]
+    assert all(set(obj) == {"time", "level", "stage", "event", "counts"} for obj in lines)
+    assert any("Uvicorn running" in obj["event"] for obj in lines)
+    assert lines[-1]["event"].startswith(
+        "serve-verifier stopped by SIGTERM: 2 candidates answered, 4 in flight")
     print(f"serve-verifier exited {took:.2f} s after SIGTERM")
 
 
