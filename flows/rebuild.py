@@ -9,10 +9,12 @@ it installs what the library leaves to the flows: a GPU's turns as a Prefect con
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import re
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import flow, task
@@ -20,13 +22,16 @@ from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.artifacts import (create_markdown_artifact, create_progress_artifact,
                                update_progress_artifact)
 from prefect.settings import temporary_settings
+from prefect.states import Cancelled
 from prefect.tasks import exponential_backoff
+from prefect.transactions import get_transaction
 
 from flows import gpu_slots, ray_runner  # noqa: F401 - the GPU's turns, and `runner: ray`
-from kcorpus import progress
+from kcorpus import logs, progress
 from kcorpus.config import load_config
 from kcorpus.stage_cache import cache_key
 from kcorpus.stages import STAGES, run_stage
+from kcorpus.stopping import Stopped
 
 gpu_slots.install()
 
@@ -37,9 +42,41 @@ RETRIES = {"mine": 2, "synth": 2, "publish": 2}
 KEEP_WHEN_CACHED = ("version", "location", "local_path")  # still true of a skipped publish
 
 
+@dataclass
+class RunRecord:
+    """What the running rebuild has done, read by the CLI when it stops (flows/stoppable.py):
+    stages finished, the stage running, and the Prefect runs still open (to cancel when a stop
+    is forced before they end by themselves)."""
+    finished: dict[str, dict] = field(default_factory=dict)
+    stage: str | None = None
+    open_runs: list[tuple[str, object]] = field(default_factory=list)  # ("flow"|"task", id)
+
+
+CURRENT = RunRecord()
+
+
+@contextlib.contextmanager
+def _open_run(kind: str):
+    from prefect import runtime
+
+    run_id = (runtime.flow_run if kind == "flow" else runtime.task_run).id
+    CURRENT.open_runs.append((kind, run_id))
+    try:
+        yield
+    finally:
+        CURRENT.open_runs.remove((kind, run_id))
+
+
 @task(name="kcorpus-stage", cache_policy=NO_CACHE)
 def stage_task(name: str, pipeline: str, workdir: str) -> dict:
-    return run_stage(name, load_config(pipeline), Path(workdir))
+    with _open_run("task"):
+        try:
+            return run_stage(name, load_config(pipeline), Path(workdir))
+        except Stopped as e:  # a stop asked for by a signal: Cancelled, and never retried
+            transaction = get_transaction()
+            if transaction is not None:  # nor cached: Prefect would keep it as the result
+                transaction.write_on_commit = False
+            return Cancelled(message=f"{e} during {name}")
 
 
 def _stage_key(context, parameters: dict) -> str:
@@ -84,15 +121,21 @@ def _stage_flow(name: str):
         t0 = time.perf_counter()
         listener = _progress_artifact(name)
         progress.LISTENERS.append(listener)
+        CURRENT.stage = name
         try:
-            state = run(name, pipeline, workdir, return_state=True)
+            with _open_run("flow"):
+                state = run(name, pipeline, workdir, return_state=True)
         finally:
             progress.LISTENERS.remove(listener)
+        if state.is_cancelled():
+            return Cancelled(message=state.message)
         result = state.result()
         if state.name == "Cached":
             result = {"cached": True, **{k: result[k] for k in KEEP_WHEN_CACHED if k in result},
                       **({"new": False} if "new" in result else {})}
-        return {**result, "seconds": round(time.perf_counter() - t0, 2)}
+        result = {**result, "seconds": round(time.perf_counter() - t0, 2)}
+        logs.event("INFO", name, "stage finished", result)
+        return result
 
     return stage
 
@@ -103,10 +146,17 @@ STAGE_FLOWS = {name: _stage_flow(name) for name in STAGES}
 @flow(name="kcorpus-rebuild", log_prints=True)
 def rebuild(pipeline: str, workdir: str, refresh_cache: bool = False) -> dict[str, dict]:
     cfg = load_config(pipeline)
+    CURRENT.__init__()
     # Stage subflows run in this process, so the parent's heartbeat already tells a server that
     # they are alive; their own heartbeat threads would only add a join (up to 1 s) per stage.
-    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
-        results = {name: sub(pipeline, workdir, refresh_cache) for name, sub in STAGE_FLOWS.items()}
+    with temporary_settings(updates={"flows.heartbeat_frequency": None}), _open_run("flow"):
+        for name, sub in STAGE_FLOWS.items():
+            state = sub(pipeline, workdir, refresh_cache, return_state=True)
+            if state.is_cancelled():
+                return Cancelled(message=state.message)
+            CURRENT.finished[name] = state.result()
+        CURRENT.stage = None
+    results = dict(CURRENT.finished)
     create_markdown_artifact(
         key=re.sub(r"[^a-z0-9-]", "-", f"rebuild-{cfg.name}".lower()),
         markdown=summary_markdown(cfg.name, results),
@@ -129,15 +179,9 @@ def summary_markdown(name: str, results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def serve(pipeline: str, workdir: str) -> None:
-    """Serve the rebuild on the pipeline's schedule until stopped (`kcorpus serve`)."""
-    from prefect import serve as serve_deployments
-
-    serve_deployments(deployment(pipeline, workdir))
-
-
 def deployment(pipeline: str, workdir: str):
-    """The rebuild as a deployment on the pipeline's cron schedule (`kcorpus serve`)."""
+    """The rebuild as a deployment on the pipeline's cron schedule (what `prefect deploy` makes
+    of prefect.yaml; `kcorpus serve` keeps the same schedule in one process)."""
     cfg = load_config(pipeline)
     if cfg.schedule is None:
         raise ValueError(f"{pipeline}: no schedule: add `schedule: {{cron: '0 3 * * *'}}`")

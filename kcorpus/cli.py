@@ -28,9 +28,33 @@ WorkdirOpt = typer.Option(Path(os.environ.get("KCORPUS_WORKDIR", ".kcorpus")), "
                           "-w", help="where the catalog and releases live (env KCORPUS_WORKDIR)")
 
 
+LogFormatOpt = typer.Option(os.environ.get("KCORPUS_LOG_FORMAT", "human"), "--log-format",
+                            help="human, or json: one JSON object per line on stderr (time, "
+                                 "level, stage, event, counts)")
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def _said(line: str, code: int) -> None:
+    """End with one plain line (a JSON object with --log-format json) and exit code `code`."""
+    from kcorpus import logs
+
+    logs.event("WARNING", None, line, human=line)
+    sys.stdout.flush()
+    # everything was closed and reported; Prefect's exit handlers would only add seconds
+    os._exit(code)
+
+
+def _log_format(fmt: str) -> None:
+    from kcorpus import logs
+
+    try:
+        logs.configure(fmt)
+    except ValueError as e:
+        _fail(str(e))
 
 
 @app.command()
@@ -40,16 +64,24 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
                                                help="run dedup and publish even if their "
                                                     "inputs are unchanged"),
             as_json: bool = typer.Option(False, "--json", help="print one JSON object, "
-                                         "{stage: counts}, instead of the table")) -> None:
-    """Run every stage of PIPELINE (mine, synth, verify, dedup, publish) as a Prefect flow."""
+                                         "{stage: counts}, instead of the table"),
+            log_format: str = LogFormatOpt) -> None:
+    """Run every stage of PIPELINE (mine, synth, verify, dedup, publish) as a Prefect flow.
+    SIGTERM or SIGINT stops it cleanly within 10 s (exit 143 or 130); run it again to resume."""
+    _log_format(log_format)
     try:
         cfg = load_config(pipeline)
         Catalog(catalog_path(workdir)).close()  # a locked or foreign catalog fails here, clearly
     except (ConfigError, CatalogError) as e:
         _fail(str(e))
-    from flows.rebuild import rebuild as rebuild_flow
+    from flows import stoppable
 
-    results = rebuild_flow(str(pipeline), str(workdir.resolve()), refresh_cache)
+    try:
+        results = stoppable.rebuild(str(pipeline), str(workdir.resolve()), refresh_cache)
+    except stoppable.RebuildStopped as e:
+        _said(e.line, e.code)
+    except stoppable.api_server.ApiGone as e:
+        _fail(str(e), 1)
     if as_json:
         sys.stdout.write(json.dumps(results, default=str) + "\n")
         return
@@ -64,17 +96,24 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
 
 @app.command()
 def serve(pipeline: Path = typer.Argument(..., help="pipeline config with a `schedule:`"),
-          workdir: Path = WorkdirOpt) -> None:
-    """Serve the rebuild on the pipeline's cron schedule (the flow's serve; runs until
-    stopped). Teams with a Prefect server can deploy the project's deployment file instead."""
+          workdir: Path = WorkdirOpt, log_format: str = LogFormatOpt) -> None:
+    """Rebuild on the pipeline's cron schedule until stopped (SIGTERM or SIGINT: as for
+    rebuild). Teams with a Prefect server can deploy the project's deployment file instead."""
+    _log_format(log_format)
     try:
         load_config(pipeline)
-        from flows.rebuild import deployment, serve as serve_flow
+        from flows import stoppable
+        from flows.rebuild import deployment
 
         deployment(str(pipeline), str(workdir))  # a config without a schedule fails here
     except (ConfigError, ValueError) as e:
         _fail(str(e))
-    serve_flow(str(pipeline), str(workdir))
+    try:
+        stoppable.serve(str(pipeline), str(workdir.resolve()))
+    except stoppable.RebuildStopped as e:
+        _said(e.line, e.code)
+    except stoppable.api_server.ApiGone as e:
+        _fail(str(e), 1)
 
 
 @app.command()
@@ -264,11 +303,13 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
                    reward_json: str = typer.Option(None, "--reward", help="reward shaping as "
                                                    'JSON, e.g. {"compiled": 0.2}'),
                    catalog: Path = typer.Option(None, help="append every verdict to this "
-                                                "catalog (RL rollouts as data)")) -> None:
+                                                "catalog (RL rollouts as data)"),
+                   log_format: str = LogFormatOpt) -> None:
     """The verifier as an HTTP reward service (POST /v1/verify, /v1/verify/batch,
-    /v1/openrlhf; GET /healthz); see kcorpus/rl/service.py."""
-    import uvicorn
-
+    /v1/openrlhf; GET /healthz); see kcorpus/rl/service.py. SIGTERM or SIGINT answers what
+    is in flight (503 where no verdict is ready) and exits 143 or 130."""
+    _log_format(log_format)
+    from kcorpus.rl import serving
     from kcorpus.rl.reward import Shaping
     from kcorpus.rl.service import (ServiceConfig, create_app, load_release_problems,
                                     token_from_env)
@@ -283,7 +324,9 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
         app_ = create_app(cfg)  # a locked or foreign catalog fails here, clearly
     except (ValueError, RuntimeError, OSError) as e:
         _fail(str(e))
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    stopped = serving.serve(app_, host, port)
+    if stopped is not None:
+        _said(stopped[1], stopped[0])
 
 
 bench = typer.Typer(help="Benchmarks: each prints a table, then one JSON line.")

@@ -26,6 +26,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kcorpus import logs
+
 LISTENERS: list[Callable[[dict], None]] = []
 _TRACK: dict = {"file": None, "stage": None}
 FILE_EVERY_S = 1.0  # the progress file is rewritten at most this often
@@ -116,7 +118,9 @@ class _Bar:
             snap = snap or self.snapshot()
             self._last_line = now
             if self._lines:
-                print(f"progress {describe(snap)}", file=sys.stderr, flush=True)
+                counts = {k: snap[k] for k in ("done", "total", "rate_per_s", "eta_s")}
+                logs.event("INFO", snap["stage"], f"progress {snap['description']}", counts,
+                           human=f"progress {describe(snap)}")
             for listener in LISTENERS:
                 try:
                     listener(snap)
@@ -126,7 +130,8 @@ class _Bar:
 
 @contextmanager
 def bar(description: str, total: int | None = None) -> Iterator[_Bar]:
-    rich_bar = os.environ.get("KCORPUS_PROGRESS", "1") != "0" and sys.stderr.isatty()
+    rich_bar = (os.environ.get("KCORPUS_PROGRESS", "1") != "0" and sys.stderr.isatty()
+                and logs.current() != "json")
     if not rich_bar:
         b = _Bar(description, total, None, None)
         try:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kcorpus import progress
+from kcorpus import progress, stopping
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig
 from kcorpus.dedup import dedup
@@ -66,5 +66,10 @@ def progress_path(workdir: Path) -> Path:
 
 
 def run_stage(name: str, cfg: PipelineConfig, workdir: Path) -> dict:
+    """The stage's counts; `stopping.Stopped` instead once a stop was asked for (before it
+    began, or while it ran: then what it finished is written and the rest waits)."""
+    stopping.check()
     with Catalog(catalog_path(workdir)) as catalog, progress.tracking(progress_path(workdir), name):
-        return STAGES[name].run(catalog, cfg, Path(workdir))
+        counts = STAGES[name].run(catalog, cfg, Path(workdir))
+    stopping.check()
+    return counts

@@ -28,12 +28,16 @@ class PoolClient:
         self._pending: dict[str, tuple[Future, dict, object]] = {}
         self._proc = None
         self._tmp = None
+        self._closed = False
 
     def submit(self, job: dict) -> Future:
         """The verdict of `job`, later; its `id` is replaced by a unique one and put back."""
         future: Future = Future()
         wire = {**job, "id": uuid.uuid4().hex}
         with self._lock:
+            if self._closed:
+                future.set_exception(RuntimeError("the sandbox server was stopped"))
+                return future
             self._ensure_started()
             self._pending[wire["id"]] = (future, job, self._proc)
             try:
@@ -46,6 +50,17 @@ class PoolClient:
 
     def in_flight(self) -> int:
         return len(self._pending)
+
+    def abandon(self, error: BaseException) -> None:
+        """Stop for good (the service is stopping): every job in flight fails with `error`
+        instead of a verdict, the server and its children are killed, no new job is taken."""
+        with self._lock:
+            self._closed = True
+            lost = list(self._pending.values())
+            self._pending.clear()
+        for future, _, _ in lost:
+            future.set_exception(error)
+        self.close()
 
     def close(self) -> None:
         with self._lock:

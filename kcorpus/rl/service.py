@@ -15,8 +15,10 @@ A Starlette app on uvicorn in front of one warm sandboxed fork server (pool_clie
 Errors are `{"error": "..."}`: 400 malformed JSON or a missing or mistyped field, 401 without
 the bearer token (`--token-env NAME` names the variable holding it), 404 an unknown
 `problem_id`, 413 a body over `max_body_bytes`, 429 with `Retry-After` when accepting the
-request would put more than `queue` candidates in flight. A candidate that crashes, hangs or
-exhausts memory ends its own forked child only; its request gets that verdict.
+request would put more than `queue` candidates in flight, 503 with `Retry-After` once the
+service is stopping (SIGTERM or SIGINT, serving.py): the candidates still in flight get it
+too. A candidate that crashes, hangs or exhausts memory ends its own forked child only; its
+request gets that verdict.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ class BadRequest(Exception):
         self.status, self.headers = status, headers or {}
 
 
+class ServiceStopping(Exception):
+    """A candidate in flight when the service was told to stop."""
+
+
+def _stopping() -> BadRequest:
+    return BadRequest(503, "the service is stopping; send the request again to a running one",
+                      {"Retry-After": "5"})
+
+
 def load_release_problems(path: Path) -> dict[str, str]:
     """problem_id -> code from a release's `problems` config (a release directory)."""
     import pyarrow.parquet as pq
@@ -80,13 +91,23 @@ class Verifier:
         self.client = PoolClient(sandbox.Limits(timeout_s=cfg.timeout_s, parallel=cfg.workers),
                                  cfg.device)
         self.in_flight = 0
+        self.stopping = False
+        self.answered = self.refused = 0  # verdicts given; requests refused while stopping
         self.rollouts = None
         if cfg.catalog is not None:
             from kcorpus.rl.rollouts import Rollouts
 
             self.rollouts = Rollouts(cfg.catalog, cfg.device)
 
+    def stop(self) -> None:
+        """The service is stopping: candidates in flight and requests still to come are
+        answered 503 at once, and the fork server with its children is killed."""
+        self.stopping = True
+        self.client.abandon(ServiceStopping())
+
     def admit(self, n: int) -> None:
+        if self.stopping:
+            raise _stopping()
         if self.in_flight + n > self.cfg.queue:
             raise BadRequest(429, f"{self.in_flight} candidates in flight; the queue holds "
                              f"{self.cfg.queue}", {"Retry-After": "1"})
@@ -102,8 +123,12 @@ class Verifier:
     async def verify(self, job: dict, item: dict) -> dict:
         try:
             verdict = await asyncio.wrap_future(self.client.submit(job))
+        except ServiceStopping:
+            self.refused += 1
+            raise _stopping() from None
         finally:
             self.in_flight -= 1
+        self.answered += 1
         out = result(verdict)
         out["reward"] = reward(out, self.cfg.shaping)
         if self.rollouts is not None:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kcorpus import stopping
 from kcorpus.verify import codes
 from kcorpus.verify.pool import death_reason, failed_verdict
 
@@ -82,12 +83,15 @@ def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
             limit = memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    return subprocess.Popen([sys.executable, "-I", worker or str(WORKER), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
-                            env=scrubbed_env(Path(workdir), device, inductor_cache,
-                                             visible_devices),
+    stopping.check()  # no new sandbox once a stop was asked for
+    proc = subprocess.Popen([sys.executable, "-I", worker or str(WORKER), *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=workdir, env=scrubbed_env(Path(workdir), device, inductor_cache,
+                                                          visible_devices),
                             start_new_session=True,
                             preexec_fn=limits)
+    stopping.register(proc)  # a SIGTERM kills it, with the children it forked
+    return proc
 
 
 def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
@@ -131,6 +135,8 @@ def run_job(job: dict, limits: Limits) -> dict:
                       limits.inductor_cache, worker=limits.worker)
         try:
             out, err = proc.communicate(json.dumps(job).encode() + b"\n", timeout=limits.timeout_s)
+            stopping.unregister(proc)
+            stopping.check()  # killed by a stop: no verdict, the job stays pending
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
@@ -153,6 +159,7 @@ def _new_flags(limits: Limits) -> list[str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    stopping.unregister(proc)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
