@@ -110,3 +110,9 @@ def test_an_unexpected_error_is_one_plain_line_too(capsys, monkeypatch, tmp_path
     monkeypatch.setenv("KCORPUS_TRACEBACK", "1")  # for whoever debugs it
     with pytest.raises(KeyError):
         cli.main(["query", "--release", str(tmp_path)])
+
+
+def test_data_in_tables_and_lines_prints_as_written(capsys):
+    cli._print_rows([{"name": MARKUP, "entry_point": "[bold]Model"}], f"pairs {MARKUP}")
+    out = capsys.readouterr().out
+    assert out.count(MARKUP) == 2 and "[bold]Model" in out
