@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIPELINE ?= pipelines/sample.yaml
 
-.PHONY: run test install lint clean
+.PHONY: run test wheel-check install lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,9 +25,14 @@ run: $(STAMP)
 	$(BIN)/kcorpus rebuild $(PIPELINE)
 	$(BIN)/kcorpus status
 
+# the suite runs against the editable install, and tests/test_wheel.py against the built wheel
+# installed in a fresh venv (offline: no build isolation, dependencies from this venv)
 test: $(STAMP)
 	$(BIN)/ruff check kcorpus flows tests
 	$(BIN)/python -m pytest -q -ra
+
+wheel-check: $(STAMP)
+	$(BIN)/python -m pytest -q -ra tests/test_wheel.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check kcorpus flows tests

@@ -1,4 +1,10 @@
-"""The `kcorpus` command line."""
+"""The `kcorpus` command line.
+
+Every error, whatever the command, is one plain `error: ...` text on stderr (never read as rich
+markup: a message holding `[/x]` prints as written) and exit code 2, without a traceback
+(`KCORPUS_TRACEBACK=1` shows it): `main` is that boundary. Data that reaches a table or a line of
+output is printed as text too.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kcorpus import progress
 from kcorpus.catalog import Catalog, CatalogError, CatalogLockedError
@@ -19,10 +26,13 @@ from kcorpus.stages import catalog_path, progress_path
 # offline by default: Prefect's local server must not try to phone home
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build, verify and publish PyTorch-to-Triton training corpora.")
 out = Console()
 err = Console(stderr=True)
+
+# click's usage errors (typer raises those of its own copy of click in newer versions)
+USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 WorkdirOpt = typer.Option(Path(os.environ.get("KCORPUS_WORKDIR", ".kcorpus")), "--workdir",
                           "-w", help="where the catalog and releases live (env KCORPUS_WORKDIR)")
@@ -34,7 +44,7 @@ LogFormatOpt = typer.Option(os.environ.get("KCORPUS_LOG_FORMAT", "human"), "--lo
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    _print_error(message)
     raise typer.Exit(code)
 
 
@@ -55,6 +65,14 @@ def _log_format(fmt: str) -> None:
         logs.configure(fmt)
     except ValueError as e:
         _fail(str(e))
+
+
+def _print_error(message: str) -> None:
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
+
+
+def _row(*cells) -> list[Text]:
+    return [Text(str(c)) for c in cells]
 
 
 @app.command()
@@ -90,7 +108,7 @@ def rebuild(pipeline: Path = typer.Argument(..., help="pipeline config (pipeline
         table.add_column(col)
     for stage, counts in results.items():
         for key, value in counts.items():
-            table.add_row(stage, key, str(value))
+            table.add_row(*_row(stage, key, value))
     out.print(table)
 
 
@@ -138,10 +156,10 @@ def status(workdir: Path = WorkdirOpt,
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in counts.items():
-        table.add_row(name, str(n))
+        table.add_row(*_row(name, n))
     out.print(table)
     for r in releases:
-        out.print(f"release {r['version']} ({r['target']}): {r['path']}")
+        out.print(Text(f"release {r['version']} ({r['target']}): {r['path']}"), soft_wrap=True)
 
 
 def _running(workdir: Path, locked: str, as_json: bool) -> None:
@@ -189,7 +207,7 @@ def query(workdir: Path = WorkdirOpt,
         import pyarrow.parquet as pq
 
         pq.write_table(rows, out_file, compression="zstd")
-        out.print(f"{rows.num_rows} rows -> {out_file}")
+        out.print(Text(f"{rows.num_rows} rows -> {out_file}"), soft_wrap=True)
         return
     if fmt == "json":
         for r in rows.to_pylist():
@@ -211,14 +229,14 @@ def _release_path(release: str | None, workdir: Path) -> Path:
 
 
 def _print_rows(rows: list[dict], title: str) -> None:
-    table = Table(title=title)
+    table = Table(title=Text(title))
     cols = [c for c in ("pair_id", "candidate_id", "problem_id", "kernel_id", "entry_point",
                         "name", "op_type", "arch", "passed", "failure_code", "repo_name",
                         "origin_path", "speedup_eager", "speedup_compile") if rows and c in rows[0]]
     for c in cols:
         table.add_column(c)
     for r in rows:
-        table.add_row(*(str(r[c])[:40] for c in cols))
+        table.add_row(*_row(*(str(r[c])[:40] for c in cols)))
     out.print(table)
 
 
@@ -260,12 +278,13 @@ def verify_pair(problem: Path = typer.Argument(..., help="reference program (Ker
     if as_json:
         print(json.dumps(verdict, default=str))
         return
-    status = "[green]PASS[/green]" if verdict["passed"] else f"[red]FAIL {verdict['failure_code']}[/red]"
-    out.print(f"{status} at stage {verdict['stage']}: {verdict['message'] or 'all checks passed'}")
+    status = ("PASS", "green") if verdict["passed"] else (f"FAIL {verdict['failure_code']}", "red")
+    out.print(Text.assemble(status, f" at stage {verdict['stage']}: "
+                                    f"{verdict['message'] or 'all checks passed'}"), soft_wrap=True)
     for key in ("gpu_arch", "interpreter", "trials", "torch_ops", "eager_ms", "compile_ms",
                 "candidate_ms", "speedup_eager", "speedup_compile", "flags"):
         if verdict.get(key) not in (None, [], ""):
-            out.print(f"  {key}: {verdict[key]}")
+            out.print(Text(f"  {key}: {verdict[key]}"), soft_wrap=True)
 
 
 @app.command("export")
@@ -284,7 +303,7 @@ def export_release(fmt: str = typer.Argument(..., metavar="FORMAT",
     if as_json:
         print(json.dumps(done))
         return
-    out.print(f"{done['format']}: {done['rows']} rows in {out_dir}")
+    out.print(Text(f"{done['format']}: {done['rows']} rows in {out_dir}"), soft_wrap=True)
 
 
 @app.command("serve-verifier")
@@ -319,7 +338,7 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
         cfg = ServiceConfig(device=resolve_device(device)[0], workers=workers, queue=queue,
                             timeout_s=timeout, trials=trials, token=token_from_env(token_env),
                             problems=load_release_problems(release) if release else {},
-                            shaping=Shaping.of(json.loads(reward_json) if reward_json else None),
+                            shaping=Shaping.of(_json_option("--reward", reward_json)),
                             catalog=catalog)
         app_ = create_app(cfg)  # a locked or foreign catalog fails here, clearly
     except (ValueError, RuntimeError, OSError) as e:
@@ -327,6 +346,13 @@ def serve_verifier(host: str = typer.Option("127.0.0.1", help="address to listen
     stopped = serving.serve(app_, host, port)
     if stopped is not None:
         _said(stopped[1], stopped[0])
+
+
+def _json_option(name: str, text: str | None):
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{name}: not JSON ({e}): {text}") from None
 
 
 bench = typer.Typer(help="Benchmarks: each prints a table, then one JSON line.")
@@ -438,5 +464,23 @@ def bench_scaleout(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(ctx.args))
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The `kcorpus` script: the commands, with every error printed by `_print_error`."""
+    try:
+        code = app(args=argv, prog_name="kcorpus", standalone_mode=False)
+    except USAGE_ERROR as e:  # a bad option or argument: the usage, then the error
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()  # the help
+        else:
+            if getattr(e, "ctx", None) is not None:
+                err.print(Text(e.ctx.get_usage()), highlight=False, soft_wrap=True)
+            _print_error(e.format_message())
+        code = 2
+    except typer.Abort:
+        code = 130
+    except Exception as e:  # noqa: BLE001 - the one place every other error is printed
+        if os.environ.get("KCORPUS_TRACEBACK"):
+            raise
+        _print_error(f"{type(e).__name__}: {e}")
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)

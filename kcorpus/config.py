@@ -1,7 +1,9 @@
 """The pipeline config (`pipelines/*.yaml`) as a validated model.
 
 Relative input paths are resolved against the YAML file's directory. Any unknown key, wrong type
-or missing input file is a `ConfigError` whose message names the file and the key.
+(strict: `"yes"` is no bool, `5.0` no int), value out of range, pair of values that contradict
+each other, or missing input file is a `ConfigError` at load time whose message names the file
+and the key, before any stage has run.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ class ConfigError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML already has types; a coerced "yes" or 5.0 is more likely a typo than meant
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+InputPath = Annotated[Path, Field(strict=False)]  # YAML gives paths as strings
 
 
 class LocalSource(_Model):
     kind: Literal["local"]
-    path: Path
+    path: InputPath
     name: str | None = None
     license: str | None = Field(None, description="SPDX id overriding the detected license")
 
@@ -78,7 +84,7 @@ class MineConfig(_Model):
 
 class ReplayBackend(_Model):
     kind: Literal["replay"]
-    path: Path
+    path: InputPath
 
 
 class Sampling(_Model):
@@ -87,6 +93,13 @@ class Sampling(_Model):
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int = Field(1024, ge=1, le=65536)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _n_needs_sampling(self):
+        if self.n > 1 and self.temperature == 0:
+            raise ValueError(f"n: {self.n} completions at temperature 0 are one completion "
+                             f"{self.n} times: raise temperature or set n: 1")
+        return self
 
 
 class _ModelBackend(_Model):
@@ -99,6 +112,12 @@ class _ModelBackend(_Model):
     reverse: bool = Field(False, description="also write PyTorch references for mined kernels")
     reverse_template: str = "reverse_v1"
     max_kernels: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _kernels_need_reverse(self):
+        if self.max_kernels is not None and not self.reverse:
+            raise ValueError("max_kernels bounds the reverse tries: set reverse: true, or drop it")
+        return self
 
 
 class TransformersBackend(_ModelBackend):
@@ -119,6 +138,13 @@ class VllmBackend(_ModelBackend):
     data_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0)
     max_model_len: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _room_for_the_prompt(self):
+        if self.max_model_len is not None and self.sampling.max_tokens >= self.max_model_len:
+            raise ValueError(f"sampling.max_tokens ({self.sampling.max_tokens}) leaves no room "
+                             f"for the prompt within max_model_len ({self.max_model_len})")
+        return self
 
 
 class OpenAIBackend(_ModelBackend):
@@ -182,6 +208,16 @@ class VerifyConfig(_Model):
     gpu_slots: int = Field(1, ge=1, description="jobs per GPU at once, across processes")
     probe: ProbeBudget = Field(default_factory=ProbeBudget)
 
+    @model_validator(mode="after")
+    def _limits_nest(self):
+        if self.forward_timeout_s > self.timeout_s:
+            raise ValueError(f"forward_timeout_s ({self.forward_timeout_s}) is longer than the "
+                             f"candidate's whole timeout_s ({self.timeout_s})")
+        if self.probe.memory_mb >= self.memory_mb:
+            raise ValueError(f"probe.memory_mb ({self.probe.memory_mb}) must be below memory_mb "
+                             f"({self.memory_mb}), the child's limit that a probe runs under")
+        return self
+
 
 class NearDedupSettings(_Model):
     """See kcorpus/dedup/near.py for what each knob does to recall and candidate counts."""
@@ -194,16 +230,31 @@ class NearDedupSettings(_Model):
     shingle: Literal[8, 16, 24, 32] = 24
     margin: float = Field(0.05, ge=0.0, lt=1.0)
 
+    @model_validator(mode="after")
+    def _bands_cover_the_signature(self):
+        if self.bands * self.rows != self.num_perm:
+            raise ValueError(f"bands * rows must equal num_perm ({self.bands} * {self.rows} = "
+                             f"{self.bands * self.rows}, num_perm {self.num_perm})")
+        if self.margin >= self.threshold:
+            raise ValueError(f"margin ({self.margin}) must be below threshold ({self.threshold})")
+        return self
+
 
 class EvalSet(_Model):
     """An evaluation set to decontaminate against: a directory (KernelBench's `level*/N_Name.py`,
     or TritonBench-style JSON files) or a Hub dataset id (read with `datasets`)."""
 
     name: str
-    path: Path | None = None
+    path: InputPath | None = None
     hub: str | None = Field(None, description="a Hub dataset id, e.g. ScalingIntelligence/KernelBench")
     split: str = "train"
     code_field: str | None = Field(None, description="JSON/dataset field holding the PyTorch code")
+
+    @model_validator(mode="after")
+    def _one_origin(self):
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of path and hub")
+        return self
 
 
 class DecontamConfig(_Model):
@@ -215,6 +266,13 @@ class DecontamConfig(_Model):
                                      description="13-grams in more benchmark items are ignored")
     minhash_threshold: float = Field(0.7, gt=0.0, le=1.0)
 
+    @model_validator(mode="after")
+    def _names_unique(self):
+        names = [e.name for e in self.sets]
+        if len(set(names)) != len(names):  # hits are recorded by set name
+            raise ValueError(f"set names must be unique (got {names})")
+        return self
+
 
 class DedupConfig(_Model):
     near: NearDedupSettings = Field(default_factory=NearDedupSettings)
@@ -223,7 +281,7 @@ class DedupConfig(_Model):
 
 class PublishConfig(_Model):
     target: Literal["local", "hub"] = "local"
-    path: Path | None = Field(None, description="release root; default WORKDIR/releases/NAME")
+    path: InputPath | None = Field(None, description="release root; default WORKDIR/releases/NAME")
     dataset_name: str | None = None
     repo: str | None = Field(None, pattern=r"^(hf://datasets/)?[\w.-]+/[\w.-]+$",
                              description="hub target: hf://datasets/ORG/NAME or ORG/NAME")
@@ -256,7 +314,7 @@ class PipelineConfig(_Model):
     publish: PublishConfig = Field(default_factory=PublishConfig)
     schedule: Schedule | None = Field(None, description="for `kcorpus serve`")
     # not read from YAML: where the file is, and the hash of its contents
-    config_path: Path = Field(Path("."), exclude=True)
+    config_path: InputPath = Field(Path("."), exclude=True)
     config_hash: str = Field("", exclude=True)
 
 
@@ -267,7 +325,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"{path}: pipeline config not found")
     text = _expand_env(path, path.read_text())
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
@@ -284,6 +342,21 @@ def load_config(path: str | Path) -> PipelineConfig:
     canonical = json.dumps(raw, sort_keys=True, default=str)
     return cfg.model_copy(update={"config_path": path.resolve(),
                                   "config_hash": hashlib.sha256(canonical.encode()).hexdigest()[:16]})
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, except that a key given twice in one mapping is an error (YAML keeps the last
+    one silently: an edit further down would undo one made above)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -312,6 +385,8 @@ def _describe(path: Path, err: ValidationError) -> str:
             lines.append(f"  {loc}: unknown key")
         elif e["type"] == "missing":
             lines.append(f"  {loc}: required key is missing")
+        elif e["type"] == "value_error":  # a check across keys: its message names them
+            lines.append(f"  {loc}: {str(e['ctx']['error'])}")
         else:
             lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
     return "\n".join(lines)
@@ -370,8 +445,6 @@ def _check_files(cfg: PipelineConfig, path: Path) -> None:
 
     for i, e in enumerate(cfg.dedup.decontaminate.sets):
         where = f"{path}: dedup.decontaminate.sets[{i}]"
-        if (e.path is None) == (e.hub is None):
-            raise ConfigError(f"{where}: give exactly one of path and hub")
         if e.path is not None and not e.path.exists():
             raise ConfigError(f"{where}.path: {e.path} does not exist")
 

@@ -1,4 +1,4 @@
-"""Record definitions from `schemas/`: the one place columns are declared.
+"""Record definitions from `kcorpus/schemas/`: the one place columns are declared.
 
 Generates, from each JSON definition, the Arrow schema, the DuckDB DDL and the
 `datasets.Features`. Published configs may take a column from a table (`"from": "table.column"`)
@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+# package data, so a wheel carries it (pyproject.toml: package-data)
+SCHEMA_DIR = files("kcorpus") / "schemas"
 
 _SCALARS_ARROW = {
     "string": pa.string(),
@@ -161,7 +163,7 @@ def _scalar(name: str, table: dict[str, Any]) -> Any:
         raise SchemaError(f"unknown column type {name!r} (known: {sorted(table)})") from None
 
 
-def _load(path: Path, tables: dict[str, RecordDef] | None) -> RecordDef:
+def _load(path: Traversable, tables: dict[str, RecordDef] | None) -> RecordDef:
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as e:
@@ -188,14 +190,23 @@ def _load(path: Path, tables: dict[str, RecordDef] | None) -> RecordDef:
 @cache
 def tables() -> dict[str, RecordDef]:
     """Catalog tables by name."""
-    return {p.stem: _load(p, None) for p in sorted((SCHEMA_DIR / "tables").glob("*.json"))}
+    return {_stem(p): _load(p, None) for p in _definitions("tables")}
 
 
 @cache
 def configs() -> dict[str, RecordDef]:
     """Published dataset configs by name."""
     t = tables()
-    return {p.stem: _load(p, t) for p in sorted((SCHEMA_DIR / "configs").glob("*.json"))}
+    return {_stem(p): _load(p, t) for p in _definitions("configs")}
+
+
+def _definitions(kind: str) -> list[Traversable]:
+    return sorted((p for p in (SCHEMA_DIR / kind).iterdir() if p.name.endswith(".json")),
+                  key=lambda p: p.name)
+
+
+def _stem(p: Traversable) -> str:
+    return p.name.removesuffix(".json")
 
 
 def table(name: str) -> RecordDef:

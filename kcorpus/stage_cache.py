@@ -3,8 +3,9 @@
 The flow runs such a stage as a Prefect task whose cache key is a hash of everything its result
 depends on, so a rebuild where none of it changed skips the stage (Prefect shows it as Cached):
 
-- the stage's name, and the code: kcorpus's version and the size and modification time of every
-  file of the package and of cards/ (an edited module or card template is a new key);
+- the stage's name, and the code: kcorpus's version, the bytes of every file of the package that
+  it reads at run time (modules, `schemas/`, `cards/`, prompt templates: an edited module, column
+  or card template is a new key), and the versions of the libraries that write its outputs;
 - its config sections (the whole config where it declares none);
 - a fingerprint of every catalog table it reads and does not write: the row count and the XOR
   of the rows' hashes (DuckDB `hash(t)` over whole rows, so an UPDATE in place changes it too).
@@ -32,7 +33,9 @@ from kcorpus.config import PipelineConfig
 from kcorpus.stages import EVERY_TABLE, STAGES, catalog_path
 
 PACKAGE = Path(__file__).resolve().parent
-CARDS = PACKAGE.parent / "cards"
+CODE_SUFFIXES = (".py", ".json", ".j2", ".yaml")  # modules, schemas, cards, prompt templates
+# what writes a cached stage's outputs: another version may write other bytes or rows
+LIBRARIES = ("duckdb", "pyarrow", "datasets", "jinja2", "rensa", "datasketch")
 
 
 def cache_key(name: str, cfg: PipelineConfig, workdir: Path) -> str:
@@ -72,8 +75,23 @@ def files_part(stage, cfg: PipelineConfig) -> list:
 
 
 def code_fingerprint() -> str:
-    return hashlib.sha256(json.dumps([__version__, _tree(PACKAGE, "*.py"),
-                                      _tree(CARDS)]).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps([__version__, library_versions()]).encode())
+    for path in sorted(p for p in PACKAGE.rglob("*")
+                       if p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def one(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {name: one(name) for name in LIBRARIES}
 
 
 def _tree(root: Path, pattern: str = "*") -> list:

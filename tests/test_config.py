@@ -9,12 +9,13 @@ import pytest
 from kcorpus.config import ConfigError, LocalSource, load_config
 from tests.conftest import ROOT, write_pipeline
 
-GOOD = """
+BASE = """
 name: demo
 sources:
   - kind: local
     path: repo
-synth:
+"""
+GOOD = BASE + """synth:
   backends:
     - kind: replay
       path: completions.jsonl
@@ -58,6 +59,62 @@ def test_bad_config_names_the_file_and_the_key(inputs, body, key, what):
         load_config(path)
     message = str(err.value)
     assert str(path) in message and key in message and what in message, message
+
+
+STRICT = [  # a value YAML reads as another type than the key's: no silent coercion
+    ("verify:\n  lenient: \"yes\"\n", "verify.lenient", "valid boolean"),
+    ("verify:\n  lenient: 1\n", "verify.lenient", "valid boolean"),
+    ("verify:\n  trials: 5.0\n", "verify.trials", "valid integer"),
+    ("verify:\n  trials: \"5\"\n", "verify.trials", "valid integer"),
+    ("mine:\n  workers: true\n", "mine.workers", "valid integer"),
+    ("dedup:\n  near: {threshold: \"0.7\"}\n", "dedup.near.threshold", "valid number"),
+    ("synth:\n  backends: [{kind: vllm, model: m, sampling: {n: 2.5}}]\n",
+     "synth.backends[0].sampling.n", "valid integer"),
+]
+RELATED = [  # keys each valid alone, contradicting each other
+    ("dedup:\n  near: {bands: 16, rows: 8}\n", "dedup.near", "bands * rows must equal num_perm"),
+    ("dedup:\n  near: {num_perm: 128}\n", "dedup.near", "bands * rows must equal num_perm"),
+    ("dedup:\n  near: {threshold: 0.05, margin: 0.1}\n", "dedup.near", "margin (0.1)"),
+    ("synth:\n  backends: [{kind: vllm, model: m, sampling: {n: 4, temperature: 0.0}}]\n",
+     "synth.backends[0].sampling", "at temperature 0"),
+    ("synth:\n  backends: [{kind: vllm, model: m, max_model_len: 512, "
+     "sampling: {max_tokens: 512}}]\n", "synth.backends[0]", "no room for the prompt"),
+    ("synth:\n  backends: [{kind: openai, base_url: 'http://h', model: m, max_kernels: 3}]\n",
+     "synth.backends[0]", "set reverse: true"),
+    ("verify:\n  timeout_s: 5\n  forward_timeout_s: 10\n", "verify", "forward_timeout_s (10.0)"),
+    ("verify:\n  memory_mb: 1024\n  probe: {memory_mb: 2048}\n", "verify", "probe.memory_mb"),
+    ("dedup:\n  decontaminate: {sets: [{name: kb}]}\n", "dedup.decontaminate.sets[0]",
+     "exactly one of path and hub"),
+    ("dedup:\n  decontaminate: {sets: [{name: kb, hub: a/b}, {name: kb, hub: c/d}]}\n",
+     "dedup.decontaminate", "names must be unique"),
+]
+
+
+@pytest.mark.parametrize("extra, key, what", STRICT + RELATED)
+def test_types_are_strict_and_related_keys_agree(inputs, extra, key, what):
+    path = write_pipeline(inputs / "bad.yaml", BASE + extra)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert f"{path}: invalid pipeline config" in message, message
+    assert f"  {key}: " in message and what in message, message
+
+
+def test_related_keys_that_agree_load(inputs):
+    cfg = load_config(write_pipeline(inputs / "ok.yaml", BASE + (
+        "dedup:\n  near: {num_perm: 128, bands: 16, rows: 8}\n"
+        "verify:\n  timeout_s: 30\n  forward_timeout_s: 30\n  trials: 3\n  lenient: true\n"
+        "synth:\n  backends: [{kind: vllm, model: m, max_model_len: 4096, "
+        "sampling: {n: 1, temperature: 0, max_tokens: 1024}}]\n")))
+    assert cfg.dedup.near.bands * cfg.dedup.near.rows == 128
+    assert cfg.verify.trials == 3 and cfg.verify.lenient is True
+    assert cfg.synth.backends[0].sampling.temperature == 0.0  # an int where a float goes is fine
+
+
+def test_a_key_given_twice_is_an_error(inputs):
+    path = write_pipeline(inputs / "twice.yaml", GOOD + "verify: {trials: 3}\nverify: {trials: 9}\n")
+    with pytest.raises(ConfigError, match=r"twice\.yaml: not valid YAML: .*'verify' given twice"):
+        load_config(path)
 
 
 def test_missing_input_files_name_the_key(inputs):

@@ -7,6 +7,7 @@ UUID (gpu_slots.limit_names).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -72,9 +73,22 @@ def test_a_limit_the_operator_set_is_kept(prefect_holder):
 
 
 def test_nothing_is_held_on_the_cpu():
-    assert gpu_slots.limit_names("cpu") == []
-    with gpu_slots.hold_gpu("cpu"):  # no Prefect API call at all
-        pass
+    asked = []
+
+    @contextlib.contextmanager
+    def recording(names, slots, timeout_s):
+        asked.append(names)
+        yield
+
+    gpu_slots.install(recording)
+    try:
+        assert gpu_slots.limit_names("cpu") == []
+        with gpu_slots.hold_gpu("cpu"), gpu_slots.hold_gpu("cpu"):  # no limit asked for at all
+            assert asked == []
+        with gpu_slots.hold(["kcorpus-gpu-x"]):  # while a named GPU's limit is
+            assert asked == [["kcorpus-gpu-x"]]
+    finally:
+        gpu_slots.install(None)
 
 
 def test_without_prefect_processes_take_turns_through_file_locks(tmp_path, monkeypatch):
@@ -94,8 +108,10 @@ def test_without_prefect_processes_take_turns_through_file_locks(tmp_path, monke
         released = time.monotonic()
     got = float(proc.communicate(timeout=60)[0])
     assert got >= released  # it held the slot only after this process let it go
-    with gpu_slots.hold([name], slots=2), gpu_slots.hold([name], slots=2):
-        pass  # two slots: two holders at once
+    with gpu_slots.hold([name], slots=2), gpu_slots.hold([name], slots=2, timeout_s=0.5):
+        with pytest.raises(TimeoutError):  # two slots: two holders at once, and no third
+            with gpu_slots.hold([name], slots=2, timeout_s=0.5):
+                pass
     with gpu_slots.hold([name], slots=1), pytest.raises(TimeoutError):
         with gpu_slots.hold([name], slots=1, timeout_s=0.5):
             pass

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from huggingface_hub.errors import HfHubHTTPError
 
 from kcorpus.catalog import Catalog
 from kcorpus.config import load_config
@@ -211,8 +212,10 @@ def test_a_push_that_fails_half_way_changes_nothing(tmp_path, hub, monkeypatch):
     with Catalog(tmp_path / "c.duckdb") as cat:
         _seed(cat, {"a": P.HONEST}, passed={"a"})
         dedup(cat)
-        with pytest.raises(Exception) as err:
+        with pytest.raises(HfHubHTTPError) as err:  # the Hub's own error, for the flow's retries
             publish(cat, cfg, tmp_path / "wd")
+        assert err.value.response.status_code == 500 and "Internal Error" in str(err.value)
+        assert "org/kernels" in str(err.value)  # which repo the push was for
         assert TOKEN not in str(err.value)
         assert cat.count("releases") == 0
     assert hub.head == HEAD and hub.tags == {} and set(hub.files) == {".gitattributes"}

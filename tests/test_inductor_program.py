@@ -50,9 +50,14 @@ def test_the_reference_constructor_is_kept_so_weights_load():
     exec(compile(answer["problem_code"], "<ref>", "exec"), ref_ns)
     ref = ref_ns["Model"](*ref_ns["get_init_inputs"]())
     new = ns["ModelNew"](*ref_ns["get_init_inputs"]())
-    assert new.load_state_dict(ref.state_dict()) is not None
-    assert {k: v.shape for k, v in new.state_dict().items()} == {
-        k: v.shape for k, v in ref.state_dict().items()}
+    with torch.no_grad():  # weights unlike the reference's, so the copy is seen to happen
+        for p in new.parameters():
+            p.fill_(7.0)
+    loaded = new.load_state_dict(ref.state_dict(), strict=False)
+    assert (loaded.missing_keys, loaded.unexpected_keys) == ([], [])  # every name matches
+    theirs, ours = ref.state_dict(), new.state_dict()
+    assert list(ours) == list(theirs) and len(ours) > 0
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)  # the reference's values
 
 
 def test_argument_sources_map_to_forward_expressions():

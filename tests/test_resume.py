@@ -86,23 +86,43 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_killed_rebuilds_resume_to_the_same_catalog(tmp_path, uninterrupted):
-    """Kills at random points: in problems and verify (the long stages), and in one other
-    stage drawn at random; each point is uniform over that stage's length in the reference
-    run. The seed is in the failure message."""
+    """Kills at drawn points: in problems and verify (the long stages), and in one other stage
+    drawn too; each point a uniform share of that stage's length in the reference run. The
+    seed is KCORPUS_RESUME_SEED where set (.ci/run fixes it, so CI draws the same points every
+    run), else random; every failure names it, and setting it draws the same points again."""
     pipeline, seconds, reference = uninterrupted
-    seed = int(os.environ.get("KCORPUS_RESUME_SEED", random.randrange(10**6)))
+    seed = int(os.environ.get("KCORPUS_RESUME_SEED") or random.randrange(10**6))
+    for stage, share in kill_points(seed):
+        delay = share * seconds[stage]
+        where = (f"killed {delay:.2f} s ({share:.0%}) into {stage}; KCORPUS_RESUME_SEED={seed} "
+                 "draws these points again")
+        try:
+            _resumes(pipeline, tmp_path / f"killed-{stage}", stage, delay, reference)
+        except AssertionError as e:
+            raise AssertionError(f"{where}: {e}") from e
+
+
+def kill_points(seed: int) -> list[tuple[str, float]]:
+    """(stage, share of its length) for each kill: a function of the seed alone."""
     rng = random.Random(seed)
     stages = ["problems", "verify", rng.choice(["mine", "synth", "dedup", "publish"])]
-    for stage in stages:
-        delay = rng.uniform(0, seconds[stage])
-        where = f"killed {delay:.2f} s into {stage} (seed {seed})"
-        wd = tmp_path / f"killed-{stage}"
-        _kill_during(pipeline, wd, stage, delay)
-        before = _verified(wd)
-        run_cli("rebuild", str(pipeline), "--workdir", str(wd))
-        assert _snapshot(wd) == reference, where
-        after = _verified(wd)
-        assert all(after[c] == t for c, t in before.items()), f"a verdict was redone: {where}"
+    return [(stage, rng.random()) for stage in stages]
+
+
+def _resumes(pipeline: Path, wd: Path, stage: str, delay: float, reference: dict) -> None:
+    _kill_during(pipeline, wd, stage, delay)
+    before = _verified(wd)
+    run_cli("rebuild", str(pipeline), "--workdir", str(wd))
+    assert _snapshot(wd) == reference, "the resumed catalog differs from the reference"
+    after = _verified(wd)
+    assert all(after[c] == t for c, t in before.items()), "a verdict was redone"
+
+
+def test_kill_points_follow_the_seed_alone():
+    assert kill_points(7) == kill_points(7)
+    assert len({tuple(kill_points(s)) for s in range(20)}) == 20
+    assert all(0 <= share < 1 and stage in ("problems", "verify", "mine", "synth", "dedup",
+                                            "publish") for stage, share in kill_points(3))
 
 
 STAGES = ["mine", "problems", "synth", "verify", "refine", "dedup", "publish"]

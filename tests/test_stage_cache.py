@@ -7,9 +7,12 @@ in tests/test_rebuild.py.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-from kcorpus import schema
+import pytest
+
+from kcorpus import schema, stage_cache
 from kcorpus.catalog import Catalog
 from kcorpus.config import load_config
 from kcorpus.stage_cache import cache_key
@@ -72,3 +75,44 @@ def test_an_edited_evaluation_set_is_a_new_key(tmp_path):
     item.write_text(item.read_text() + "# edited\n")
     os.utime(item, ns=(1, 1))
     assert _key("dedup", tmp_path) != before
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """The package's files copied, so a test can edit one and see what the key makes of it."""
+    copy = tmp_path / "pkg"
+    shutil.copytree(stage_cache.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(stage_cache, "PACKAGE", copy)
+    return copy
+
+
+EDITS = {  # input -> an edit of it, as a user (or an upgrade) would make it
+    "a published config's columns": lambda pkg: _append(pkg / "schemas/configs/pairs.json", " "),
+    "a catalog table's definition": lambda pkg: _append(pkg / "schemas/tables/verdicts.json", " "),
+    "the schema version": lambda pkg: _append(pkg / "schemas/version.json", "\n"),
+    "the dataset card template": lambda pkg: _append(pkg / "cards/dataset_card.md.j2", "x"),
+    "a module of the stage": lambda pkg: _append(pkg / "dedup/near.py", "# edited\n"),
+    "a prompt template": lambda pkg: _append(pkg / "synth/templates/triton_v1.yaml", "\n"),
+}
+
+
+def _append(path: Path, text: str) -> None:
+    stat = path.stat()
+    path.write_text(path.read_text() + text)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the bytes alone must tell
+
+
+@pytest.mark.parametrize("stage", ["dedup", "publish"])
+@pytest.mark.parametrize("what", list(EDITS))
+def test_every_file_the_package_reads_is_part_of_the_key(tmp_path, package_copy, stage, what):
+    before = _key(stage, tmp_path)
+    EDITS[what](package_copy)
+    assert _key(stage, tmp_path) != before, what
+
+
+def test_a_new_version_of_a_library_that_writes_the_outputs_is_a_new_key(tmp_path, monkeypatch):
+    before = _key("publish", tmp_path)
+    real = stage_cache.library_versions()
+    monkeypatch.setattr(stage_cache, "library_versions", lambda: {**real, "pyarrow": "99.0"})
+    assert _key("publish", tmp_path) != before
+

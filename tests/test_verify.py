@@ -279,3 +279,34 @@ def test_kcorpus_verify_prints_the_sandbox_and_the_ablation(tmp_path):
     assert out["passed"] and out["stage"] == "provenance" and out["verifier_version"] == "0.3.0"
     assert out["sandbox"] in ("landlock+netns", "landlock", "netns")
     assert json.loads(out["ablation"])["own_kernels"] == ["scale_relu"]
+
+
+@pytest.mark.parametrize("candidate, expected", [
+    ("", codes.NO_CODE), ("Sorry, I cannot help with that.\n", codes.NO_CODE),
+    ("```python\ndef broken(:\n```\n", codes.PARSE_ERROR),
+    (P.HEADER + P.KERNEL, codes.NO_MODELNEW)])
+def test_kcorpus_verify_answers_what_the_static_checks_decide_without_a_sandbox(
+        tmp_path, monkeypatch, candidate, expected):
+    from kcorpus.verify.single import verify_files
+
+    def no_fork_server(*a, **kw):
+        raise AssertionError("the fork server was started for a statically decided candidate")
+
+    monkeypatch.setattr(sandbox, "run_jobs", no_fork_server)
+    (tmp_path / "problem.py").write_text(P.PROBLEM)
+    (tmp_path / "candidate.md").write_text(candidate)
+    out = verify_files(tmp_path / "problem.py", tmp_path / "candidate.md", device="cpu")
+    assert (out["passed"], out["stage"], out["failure_code"]) == (False, "static", expected)
+    assert out["message"] and out["gpu_arch"] == "cpu" and out["torch_version"]
+
+
+def test_kcorpus_verify_runs_what_the_static_checks_pass(tmp_path, monkeypatch):
+    from kcorpus.verify.single import verify_files
+
+    ran = []
+    monkeypatch.setattr(sandbox, "run_jobs", lambda jobs, *a: ran.extend(jobs) or [
+        {"id": jobs[0]["id"], "passed": True, "stage": "provenance"}])
+    (tmp_path / "problem.py").write_text(P.PROBLEM)
+    (tmp_path / "candidate.py").write_text(P.HONEST)
+    assert verify_files(tmp_path / "problem.py", tmp_path / "candidate.py", device="cpu")["passed"]
+    assert [j["candidate_code"].strip() for j in ran] == [P.HONEST.strip()]

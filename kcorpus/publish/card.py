@@ -1,8 +1,8 @@
-"""The dataset card (README.md) of a release, rendered from `cards/dataset_card.md.j2`."""
+"""The dataset card (README.md) of a release, rendered from `kcorpus/cards/dataset_card.md.j2`."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 
 import jinja2
 import pyarrow as pa
@@ -10,7 +10,7 @@ import yaml
 
 from kcorpus import schema
 
-CARD_DIR = Path(__file__).resolve().parents[2] / "cards"
+CARD_DIR = resources.files("kcorpus") / "cards"  # package data, like the schemas
 DEFAULT_CONFIG = "pairs"
 
 
@@ -40,9 +40,9 @@ def yaml_header(data_files: dict[str, list[str]], license_ids: list[str],
 
 
 def render(context: dict) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(CARD_DIR), autoescape=False,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return env.get_template("dataset_card.md.j2").render(**context)
+    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True)
+    return env.from_string((CARD_DIR / "dataset_card.md.j2").read_text()).render(**context)
 
 
 def statistics(tables: dict[str, pa.Table]) -> dict:

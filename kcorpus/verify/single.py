@@ -1,7 +1,8 @@
 """One verdict for one (problem, candidate) pair of files: `kcorpus verify`.
 
-The same path as the pipeline: static checks in the worker, one sandboxed fork server, the
-same job fields and verdict columns.
+The same path as the pipeline: the static checks first, here (as the verify stage does: a
+candidate they answer starts no fork server), then one sandboxed fork server, the same job
+fields and verdict columns.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kcorpus.synth.parse import extract_program
-from kcorpus.verify import sandbox
+from kcorpus.verify import sandbox, static
 from kcorpus.verify.codes import VERIFIER_VERSION
-from kcorpus.verify.stage import resolve_device
+from kcorpus.verify.stage import _context, resolve_device
 
 FIELDS = ("passed", "stage", "failure_code", "message", "torch_ops", "static_flags", "flags",
           "trials", "checks", "max_abs_err", "max_rel_err", "triton_launches", "eager_ms",
@@ -22,9 +23,12 @@ FIELDS = ("passed", "stage", "failure_code", "message", "torch_ops", "static_fla
 
 def verify_files(problem: Path, candidate: Path, device: str = "auto", lenient: bool = False,
                  trials: int = 5, timeout_s: float = 120.0) -> dict:
-    device, _, _ = resolve_device(device)
+    device, arch, gpu_name = resolve_device(device)
     job = make_job(candidate.name, _read(problem, "problem"), _read(candidate, "candidate"),
                    device, lenient, trials)
+    answer = static_verdict(job, _context(device, arch, gpu_name))
+    if answer is not None:
+        return result(answer)
     limits = sandbox.Limits(timeout_s=timeout_s, parallel=1)
     verdicts = list(sandbox.run_jobs([job], limits, device))
     if not verdicts:
@@ -38,6 +42,18 @@ def make_job(job_id: str, problem_code: str, candidate: str, device: str, lenien
     return {"id": job_id, "problem_code": problem_code,
             "candidate_code": extract_program(candidate), "device": device, "trials": trials,
             "seed": 1, "lenient": lenient}
+
+
+def static_verdict(job: dict, context: dict) -> dict | None:
+    """The verdict when the static checks already decide it (the worker would run the same
+    checks first); None when the candidate needs running."""
+    checked = static.check(job["candidate_code"], lenient=job["lenient"])
+    if checked.passed:
+        return None
+    return {**context, "id": job["id"], "passed": False, "stage": "static",
+            "failure_code": checked.failure_code, "message": checked.message,
+            "static_flags": checked.flags, "torch_ops": checked.torch_ops, "flags": [],
+            "trials": 0, "seconds": 0.0}
 
 
 def result(verdict: dict) -> dict:

@@ -34,6 +34,8 @@ GENERATED = {"inductor": "inductor"}  # backends whose programs kcorpus generate
 
 def resolve_device(device: str) -> tuple[str, str, str]:
     """(device, gpu_arch, gpu_name) for 'cpu', 'cuda' or 'auto'."""
+    if device not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device {device!r}: expected cpu, cuda or auto")
     if device == "cpu":  # no torch import: a rebuild with nothing new to verify stays cheap
         return "cpu", "cpu", platform.processor() or platform.machine()
     import torch
