@@ -1,4 +1,4 @@
-"""The catalog: one DuckDB file holding every table defined in `kcorpus/schemas/tables/`.
+"""The catalog: one DuckDB file holding every table defined in `schemas/tables/`.
 
 - The schema version is recorded in `_meta`; an older catalog is migrated in place (new columns
   are added), a newer or incompatible one is refused with an error naming the table and column.

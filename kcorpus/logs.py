@@ -93,8 +93,9 @@ def uvicorn_config() -> dict:
 
 
 def _console(handler: logging.Handler) -> bool:
-    from_prefect = type(handler).__name__ == "PrefectConsoleHandler"
-    return from_prefect or (isinstance(handler, logging.StreamHandler)
+    # the flows' orchestrator installs its own console handler class (named ...ConsoleHandler)
+    console_class = type(handler).__name__.endswith("ConsoleHandler")
+    return console_class or (isinstance(handler, logging.StreamHandler)
                             and getattr(handler, "stream", None) in (sys.stderr, sys.stdout))
 
 

@@ -1,4 +1,4 @@
-"""Record definitions from `kcorpus/schemas/`: the one place columns are declared.
+"""Record definitions from `schemas/`: the one place columns are declared.
 
 Generates, from each JSON definition, the Arrow schema, the DuckDB DDL and the
 `datasets.Features`. Published configs may take a column from a table (`"from": "table.column"`)
@@ -11,13 +11,24 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from importlib.resources.abc import Traversable
 from typing import Any
 
 import pyarrow as pa
 
-# package data, so a wheel carries it (pyproject.toml: package-data)
-SCHEMA_DIR = files("kcorpus") / "schemas"
+
+
+def data_dir(name: str) -> Traversable:
+    """`schemas/` or `cards/`: top-level folders in a checkout (the layout DESIGN.md names),
+    package data `kcorpus/schemas`, `kcorpus/cards` in a wheel (setup.py maps them there)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / name).is_dir():
+        return checkout / name
+    return files("kcorpus") / name
+
+
+SCHEMA_DIR = data_dir("schemas")
 
 _SCALARS_ARROW = {
     "string": pa.string(),

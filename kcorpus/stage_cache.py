@@ -33,6 +33,8 @@ from kcorpus.config import PipelineConfig
 from kcorpus.stages import EVERY_TABLE, STAGES, catalog_path
 
 PACKAGE = Path(__file__).resolve().parent
+# what else the package reads: the schemas and the card templates (schema.data_dir)
+DATA = {"schemas": schema.data_dir("schemas"), "cards": schema.data_dir("cards")}
 CODE_SUFFIXES = (".py", ".json", ".j2", ".yaml")  # modules, schemas, cards, prompt templates
 # what writes a cached stage's outputs: another version may write other bytes or rows
 LIBRARIES = ("duckdb", "pyarrow", "datasets", "jinja2", "rensa", "datasketch")
@@ -76,9 +78,12 @@ def files_part(stage, cfg: PipelineConfig) -> list:
 
 def code_fingerprint() -> str:
     digest = hashlib.sha256(json.dumps([__version__, library_versions()]).encode())
-    for path in sorted(p for p in PACKAGE.rglob("*")
-                       if p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    for name, root in {"kcorpus": PACKAGE, **DATA}.items():
+        root = Path(str(root))
+        for path in sorted(p for p in root.rglob("*")
+                           if p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts):
+            rel = f"{name}/{path.relative_to(root)}"
+            digest.update(rel.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

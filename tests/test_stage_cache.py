@@ -83,6 +83,11 @@ def package_copy(tmp_path, monkeypatch):
     copy = tmp_path / "pkg"
     shutil.copytree(stage_cache.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(stage_cache, "PACKAGE", copy)
+    data = {}
+    for name, root in stage_cache.DATA.items():  # schemas/ and cards/, beside it in a checkout
+        shutil.copytree(str(root), copy / name, dirs_exist_ok=True)
+        data[name] = copy / name
+    monkeypatch.setattr(stage_cache, "DATA", data)
     return copy
 
 

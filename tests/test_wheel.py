@@ -63,8 +63,10 @@ def installed(tmp_path_factory):
 def test_the_wheel_carries_the_files_the_library_reads(installed):
     wheel, _, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
-    tracked = {p.relative_to(ROOT).as_posix() for d in ("schemas", "cards", "synth/templates")
-               for p in (ROOT / "kcorpus" / d).rglob("*") if p.is_file()}
+    tracked = {f"kcorpus/{p.relative_to(ROOT).as_posix()}" for d in ("schemas", "cards")
+               for p in (ROOT / d).rglob("*") if p.is_file()}
+    tracked |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "kcorpus/synth/templates").rglob("*")
+                if p.is_file()}
     assert tracked and tracked <= names, sorted(tracked - names)
     assert "flows/rebuild.py" in names and "kcorpus/verify/worker.py" in names
 

@@ -1,8 +1,6 @@
-"""The dataset card (README.md) of a release, rendered from `kcorpus/cards/dataset_card.md.j2`."""
+"""The dataset card (README.md) of a release, rendered from `cards/dataset_card.md.j2`."""
 
 from __future__ import annotations
-
-from importlib import resources
 
 import jinja2
 import pyarrow as pa
@@ -10,7 +8,7 @@ import yaml
 
 from kcorpus import schema
 
-CARD_DIR = resources.files("kcorpus") / "cards"  # package data, like the schemas
+CARD_DIR = schema.data_dir("cards")
 DEFAULT_CONFIG = "pairs"
 
 
