@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from kcorpus import optypes
 from kcorpus.ids import code_id, content_id
-from kcorpus.mine import extract, infer
+from kcorpus.mine import extract, infer, kernels
 from kcorpus.mine.repo_imports import Inliner, InlineError, RepoModules
 
 INPUT_FUNCS = ("get_inputs", "get_init_inputs")
+KERNEL_ONLY = "_kernel_only"
 
 
 @dataclass
@@ -153,29 +154,11 @@ def guess_row(g: Guess, source_id: str, path: str) -> dict:
             "programs": g.programs}
 
 
-@dataclass
-class Kernel:
-    name: str
-    decorators: list[str]
-    launchers: list[str]
-    code: str
-    line_start: int
-    line_end: int
-
-
 def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str],
-                      ctx: RepoContext | None = None) -> tuple[list[Kernel], list[Reject]]:
-    out, rejects = [], []
-    for fn, kinds in extract.kernel_functions(idx):
-        launch = extract.launchers(idx, fn.name)
-        keep, unresolved = extract.closure(idx, {fn.name, *launch})
-        code = program_source(idx, keep, unresolved, allowed_imports, fn.name, ctx)
-        if isinstance(code, Reject):
-            rejects.append(code)
-            continue
-        start = extract.first_line(fn)
-        out.append(Kernel(fn.name, kinds, launch, code, start, fn.end_lineno))
-    return out, rejects
+                      ctx: RepoContext | None = None) -> list[kernels.Kernel]:
+    """Every top-level `@triton.jit` function, with its closure and flag (kernels.py)."""
+    return kernels.kernels_from_file(idx, kernels.KernelConfig(allowed_imports),
+                                     program_source, ctx)
 
 
 def problem_row(p: Problem, source_id: str, path: str) -> dict:
@@ -198,7 +181,7 @@ def problem_row(p: Problem, source_id: str, path: str) -> dict:
     }
 
 
-def kernel_row(k: Kernel, source_id: str, path: str) -> dict:
+def kernel_row(k: kernels.Kernel, source_id: str, path: str) -> dict:
     return {
         "kernel_id": code_id(k.code, k.name),
         "source_id": source_id,
@@ -209,4 +192,9 @@ def kernel_row(k: Kernel, source_id: str, path: str) -> dict:
         "decorators": k.decorators,
         "launchers": k.launchers,
         "code": k.code,
+        "standalone": k.standalone,
+        "needs": k.needs,
+        "launch_site": k.launch_site,
+        "wrappers": k.wrappers,
+        KERNEL_ONLY: k.kernel_only,  # until the sandbox check settles the code (kernel_check)
     }
