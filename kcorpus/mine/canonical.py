@@ -79,17 +79,19 @@ def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
         inliner = Inliner(ctx.repo)
         try:
             unresolved = inliner.resolve_stars(idx, unresolved, ctx.module, ctx.is_package, 0)
+            unresolved = _eager(idx, keep, unresolved)
             if not unresolved:
                 drop = inliner.repo_imports(idx, keep, ctx.module, ctx.is_package)
         except InlineError as e:
             return Reject(entry, e.reason, e.detail)
         prefix, inlined = inliner.code(), inliner.statements
+    unresolved = _eager(idx, keep, unresolved)
     if unresolved:
         return Reject(entry, "unresolved_names",
                       f"uses names the file does not define: {', '.join(sorted(unresolved))}")
     kept = [k for k in keep if k not in drop]
     bad = _check_statements(inlined + [idx.statements[k] for k in kept], allowed,
-                            entry if as_model else "Model")
+                            entry if as_model else "Model", standins=as_model)
     if bad is not None:
         return bad
     renamed = (entry, "Model") if as_model and entry != "Model" else None
@@ -100,11 +102,26 @@ def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
     return f"{prefix}\n\n{code}" if prefix else code
 
 
+def _eager(idx: extract.FileIndex, keep: list[int], unresolved: set[str]) -> set[str]:
+    """Of the names the file does not define, those read when its statements run. A name read
+    only inside function bodies fails only if that code runs (KernelBench's Swin files call an
+    unimported `checkpoint` behind `use_checkpoint=False`), as loading the file itself would:
+    the problems stage's probe, or the kernel check, finds out."""
+    if not unresolved:
+        return unresolved
+    eager = set().union(*(extract.eager_reads(idx.statements[k].node) for k in keep))
+    return unresolved & eager
+
+
 def _check_statements(stmts: list[extract.Statement], allowed: set[str],
-                      entry: str) -> Reject | None:
-    """The program's top-level statements: no second `Model`, only allowed imports."""
+                      entry: str, standins: bool = False) -> Reject | None:
+    """The program's top-level statements: no second `Model`, only allowed imports (and
+    stand-ins for the others, extract._standins, only where `standins`)."""
     if entry != "Model" and any("Model" in st.binds for st in stmts):
         return Reject(entry, "name_conflict", "another definition is already called Model")
+    missing = sorted({st.standin for st in stmts if st.standin})
+    if missing and not standins:
+        return Reject(entry, "import_not_allowed", f"imports {missing[0]}")
     for mod in sorted({m for st in stmts for m in st.imports}):  # imports at any depth
         if mod == ".":
             return Reject(entry, "relative_import", "needs a relative import")
