@@ -129,6 +129,9 @@ def trials(modules: list[dict], workers: int) -> tuple[int, float]:
         m = modules[int(answer["id"])]
         m["runnable"] = answer.get("ok") is not None
         m["reason"] = "" if m["runnable"] else "not_runnable"
+        tried = answer.get("tried") or [{"error": answer.get("failure_code", "no answer")}]
+        m["error"] = "" if m["runnable"] else re.sub(r"'[^']*'|\b\d+\b", "…",
+                                                     tried[0].get("error", ""))[:80]
         made += m["runnable"]
     return made, time.perf_counter() - t0
 
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                                   if result["ast_parse_files_per_s"] else None)
     if a.trials:
         result["trials_seconds"] = round(t_trials, 1)
+        result["not_runnable_top"] = dict(Counter(m["error"] for m in modules
+                                                  if m.get("error")).most_common(12))
         result["simple_modules"] = len(simple)
         result["simple_runnable"] = sum(kinds[k]["runnable"] for k in SIMPLE)
     result["by_kind"] = kinds
