@@ -33,6 +33,7 @@ def check_kernels(rows: list[dict], cfg: CheckConfig = CheckConfig()) -> int:
     retry = [r for r in failed if r.get(KERNEL_ONLY)]
     for r in retry:
         r["code"], r["launch_site"] = r[KERNEL_ONLY]
+        r["kernel_id"] = code_id(r["code"], r["name"])  # its code is now the kernel alone
     failed_again = set(map(id, _run(retry, lambda r: r["code"], cfg)))
     for r in failed:
         if r.get(KERNEL_ONLY) is None or id(r) in failed_again:
@@ -41,7 +42,6 @@ def check_kernels(rows: list[dict], cfg: CheckConfig = CheckConfig()) -> int:
             r["needs"] = ""
     for r in rows:
         r.pop(KERNEL_ONLY, None)
-        r["kernel_id"] = code_id(r["code"], r["name"])
     return sum(r["standalone"] for r in rows)
 
 

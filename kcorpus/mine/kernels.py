@@ -67,6 +67,8 @@ def strip_wrappers(idx: extract.FileIndex) -> tuple[extract.FileIndex, dict[str,
     """The file with every JIT function's non-Triton decorators removed, and what was removed
     per function."""
     statements, dropped = [], {}
+    if "jit" not in idx.source:
+        return idx, dropped
     for st in idx.statements:
         node = st.node
         names = ([decorator_name(d) for d in node.decorator_list]
@@ -83,6 +85,8 @@ def strip_wrappers(idx: extract.FileIndex) -> tuple[extract.FileIndex, dict[str,
         text = "\n".join([*(_lines(lines, d) for d in kept),
                           *lines[node.lineno - 1: node.end_lineno]])
         statements.append(extract.statement(new, start, node.end_lineno, text))
+    if not dropped:
+        return idx, dropped
     out = extract.FileIndex(idx.source, statements)
     for i, st in enumerate(statements):
         for name in st.binds:
