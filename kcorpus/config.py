@@ -57,7 +57,33 @@ class GitHubSource(_Model):
     clone_timeout_s: float = 300.0
 
 
-Source = Annotated[LocalSource | GitSource | GitHubSource, Field(discriminator="kind")]
+class HfColumns(_Model):
+    """Which column of the dataset holds what (None: the dataset has no such column)."""
+
+    content: str = "content"
+    path: str = "path"
+    repo: str = "repo_name"
+    license: str | None = "license"
+    commit: str | None = "revision_id"
+
+
+class HfSource(_Model):
+    """A Stack-style dataset of files, read in streaming mode (kcorpus/mine/hf_source.py).
+    `dataset` is a Hub id, or a directory of Parquet files laid out the same way (a relative
+    path that exists next to the config is read as one)."""
+
+    kind: Literal["hf"]
+    dataset: str = Field(min_length=1)
+    data_dir: str | None = None
+    split: str = "train"
+    revision: str | None = None
+    columns: HfColumns = Field(default_factory=HfColumns)
+    max_rows: int | None = Field(None, ge=1)
+    token_env: str | None = Field(None, description="environment variable with a Hub token")
+
+
+Source = Annotated[LocalSource | GitSource | GitHubSource | HfSource,
+                   Field(discriminator="kind")]
 
 
 class LicensePolicy(_Model):
@@ -409,7 +435,9 @@ def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
     def fix(p: Path) -> Path:
         return p if p.is_absolute() else (base / p).resolve()
 
-    sources = [s.model_copy(update={"path": fix(s.path)}) if isinstance(s, LocalSource) else s
+    sources = [s.model_copy(update={"path": fix(s.path)}) if isinstance(s, LocalSource) else
+               s.model_copy(update={"dataset": str(fix(Path(s.dataset)))})
+               if isinstance(s, HfSource) and fix(Path(s.dataset)).is_dir() else s
                for s in cfg.sources]
     backends = [_resolve_backend(b, fix) for b in cfg.synth.backends]
     sets = [e.model_copy(update={"path": fix(e.path)}) if e.path is not None else e

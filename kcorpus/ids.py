@@ -24,7 +24,9 @@ def normalize_code(code: str) -> str:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return code.strip()
-    for node in ast.walk(tree):
+    todo: list[ast.AST] = [tree]
+    while todo:  # statements only: a docstring is never inside an expression
+        node = todo.pop()
         body = getattr(node, "body", None)
         if (
             isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
@@ -34,6 +36,10 @@ def normalize_code(code: str) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                todo += [n for n in block if isinstance(n, ast.AST)]
     return ast.unparse(tree)
 
 

@@ -58,6 +58,16 @@ def write_pipeline(path: Path, body: str) -> Path:
 
 
 @pytest.fixture
+def catalog(tmp_path):
+    """A fresh catalog file (tests that need another kind define their own)."""
+    from kcorpus.catalog import Catalog
+
+    cat = Catalog(tmp_path / "catalog.duckdb")
+    yield cat
+    cat.close()
+
+
+@pytest.fixture
 def sample_pipeline(tmp_path) -> Path:
     """The sample pipeline and its inputs, copied so tests can change them."""
     shutil.copytree(SAMPLE, tmp_path / "pipelines" / "sample")

@@ -3,7 +3,13 @@
 Both run over the same Python files in the same process run. The ceiling is `ast.parse` alone,
 one process, over sources already in memory. Extraction is the mine stage's own per-file work
 (read, decode, parse, index, canonicalise modules, collect kernels, build rows with their hashed
-ids) over `--workers` processes, reading the files itself; its rate excludes the trials.
+ids) over `--workers` processes, reading the files itself; its rate excludes the trials and the
+kernel check.
+
+Kernels: `jit_functions` counts the `@triton.jit` functions of the parsed files (any depth, by
+bare `ast`), `kernels` those the extractor kept, each with its closure; the kernels flagged
+standalone are then checked under Triton's interpreter in sandboxed children
+(`kernels_standalone`), and `needs_repo_top` gives the commonest reasons of the rest.
 
 A module counts as `guessed` when it got guessed programs for the problems stage to try. With
 `--trials`, those programs then run in the sandbox as the problems stage runs them (CPU, the
@@ -28,6 +34,7 @@ from pathlib import Path
 from kcorpus.bench.report import peak_rss_mb
 from kcorpus.config import MineConfig
 from kcorpus.mine.files import list_python_files
+from kcorpus.mine.kernel_check import CheckConfig, check_kernels
 from kcorpus.mine.per_file import mine_tree
 from kcorpus.verify import sandbox
 
@@ -52,16 +59,24 @@ def _sources(paths: list[Path]) -> list[str]:
     return out
 
 
-def parse_rate(sources: list[str]) -> tuple[int, float]:
+def parse_rate(sources: list[str]) -> tuple[int, float, int]:
+    """(files parsed, seconds, `@triton.jit` functions in them at any depth: the kernels'
+    denominator, counted apart from the extractor). The count is outside the timing."""
     t0 = time.perf_counter()
-    parsed = 0
+    trees = []
     for src in sources:
         try:
-            ast.parse(src)
-            parsed += 1
+            trees.append(ast.parse(src))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             pass
-    return parsed, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    return len(trees), seconds, sum(map(_jit_functions, trees))
+
+
+def _jit_functions(tree: ast.Module) -> int:
+    return sum(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+        re.search(r"\btriton\.jit\b|^jit$", ast.unparse(d).split("(")[0]) for d in n.decorator_list)
+        for n in ast.walk(tree))
 
 
 def extract(paths: list[Path], workers: int) -> tuple[dict, float, list[dict]]:
@@ -69,7 +84,7 @@ def extract(paths: list[Path], workers: int) -> tuple[dict, float, list[dict]]:
     cfg = MineConfig()
     counts = {"files": 0, "modules": 0, "runnable": 0, "guessed": 0, "kernels": 0,
               "rejected_files": 0}
-    modules = []
+    modules, kernels = [], []
     t0 = time.perf_counter()
     for root in paths:
         for rows in mine_tree(root, "bench", cfg.max_file_bytes, set(cfg.allowed_imports),
@@ -79,9 +94,21 @@ def extract(paths: list[Path], workers: int) -> tuple[dict, float, list[dict]]:
             counts["runnable"] += len(rows.problems)
             counts["guessed"] += len(rows.guesses)
             counts["kernels"] += len(rows.kernels)
+            kernels += rows.kernels
             counts["rejected_files"] += any(r["item"] == "" for r in rows.rejects)
             modules += _module_records(rows)
-    return counts, time.perf_counter() - t0, modules
+    return counts, time.perf_counter() - t0, modules, kernels
+
+
+def kernel_flags(kernels: list[dict], workers: int) -> dict:
+    """The sandbox check of the kernels flagged standalone (kernel_check.py), and the counts."""
+    t0 = time.perf_counter()
+    standalone = check_kernels(kernels, CheckConfig(workers=workers))
+    why = Counter(re.sub(r"'[^']*'|\b\d+\b", "…", k["needs"])[:90]
+                  for k in kernels if not k["standalone"])
+    return {"kernels_standalone": standalone, "kernels_needs_repo": len(kernels) - standalone,
+            "kernel_check_seconds": round(time.perf_counter() - t0, 1),
+            "needs_repo_top": dict(why.most_common(8))}
 
 
 def _module_records(rows) -> list[dict]:
@@ -102,6 +129,9 @@ def trials(modules: list[dict], workers: int) -> tuple[int, float]:
         m = modules[int(answer["id"])]
         m["runnable"] = answer.get("ok") is not None
         m["reason"] = "" if m["runnable"] else "not_runnable"
+        tried = answer.get("tried") or [{"error": answer.get("failure_code", "no answer")}]
+        m["error"] = "" if m["runnable"] else re.sub(r"'[^']*'|\b\d+\b", "…",
+                                                     tried[0].get("error", ""))[:80]
         made += m["runnable"]
     return made, time.perf_counter() - t0
 
@@ -129,10 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: not a directory: {', '.join(missing)}", file=sys.stderr)
         return 2
     sources = _sources(a.paths)
-    parsed, t_parse = parse_rate(sources)
+    parsed, t_parse, jit_functions = parse_rate(sources)
     del sources
-    counts, t_extract, modules = extract(a.paths, a.workers)
+    counts, t_extract, modules, kernels = extract(a.paths, a.workers)
     peak = peak_rss_mb()  # before the trials, whose torch workers are not extraction's
+    flags = kernel_flags(kernels, a.workers)
     if a.trials:
         made, t_trials = trials(modules, a.workers)
         counts["runnable"] += made
@@ -145,11 +176,16 @@ def main(argv: list[str] | None = None) -> int:
         "extract_seconds": round(t_extract, 3),
         "extract_files_per_s": round(counts["files"] / t_extract, 1) if t_extract else None,
         "peak_rss_mb": peak,
+        "jit_functions": jit_functions,
+        "kernels_kept_share": round(counts["kernels"] / jit_functions, 3) if jit_functions else None,
+        **flags,
     }
     result["extract_vs_parse"] = (round(result["extract_files_per_s"] / result["ast_parse_files_per_s"], 2)
                                   if result["ast_parse_files_per_s"] else None)
     if a.trials:
         result["trials_seconds"] = round(t_trials, 1)
+        result["not_runnable_top"] = dict(Counter(m["error"] for m in modules
+                                                  if m.get("error")).most_common(12))
         result["simple_modules"] = len(simple)
         result["simple_runnable"] = sum(kinds[k]["runnable"] for k in SIMPLE)
     result["by_kind"] = kinds

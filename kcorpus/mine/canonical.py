@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from kcorpus import optypes
 from kcorpus.ids import code_id, content_id
-from kcorpus.mine import extract, infer
+from kcorpus.mine import extract, infer, kernels
 from kcorpus.mine.repo_imports import Inliner, InlineError, RepoModules
 
 INPUT_FUNCS = ("get_inputs", "get_init_inputs")
+KERNEL_ONLY = "_kernel_only"
 
 
 @dataclass
@@ -78,17 +79,19 @@ def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
         inliner = Inliner(ctx.repo)
         try:
             unresolved = inliner.resolve_stars(idx, unresolved, ctx.module, ctx.is_package, 0)
+            unresolved = _eager(idx, keep, unresolved)
             if not unresolved:
                 drop = inliner.repo_imports(idx, keep, ctx.module, ctx.is_package)
         except InlineError as e:
             return Reject(entry, e.reason, e.detail)
         prefix, inlined = inliner.code(), inliner.statements
+    unresolved = _eager(idx, keep, unresolved)
     if unresolved:
         return Reject(entry, "unresolved_names",
                       f"uses names the file does not define: {', '.join(sorted(unresolved))}")
     kept = [k for k in keep if k not in drop]
     bad = _check_statements(inlined + [idx.statements[k] for k in kept], allowed,
-                            entry if as_model else "Model")
+                            entry if as_model else "Model", standins=as_model)
     if bad is not None:
         return bad
     renamed = (entry, "Model") if as_model and entry != "Model" else None
@@ -99,11 +102,26 @@ def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
     return f"{prefix}\n\n{code}" if prefix else code
 
 
+def _eager(idx: extract.FileIndex, keep: list[int], unresolved: set[str]) -> set[str]:
+    """Of the names the file does not define, those read when its statements run. A name read
+    only inside function bodies fails only if that code runs (KernelBench's Swin files call an
+    unimported `checkpoint` behind `use_checkpoint=False`), as loading the file itself would:
+    the problems stage's probe, or the kernel check, finds out."""
+    if not unresolved:
+        return unresolved
+    eager = set().union(*(extract.eager_reads(idx.statements[k].node) for k in keep))
+    return unresolved & eager
+
+
 def _check_statements(stmts: list[extract.Statement], allowed: set[str],
-                      entry: str) -> Reject | None:
-    """The program's top-level statements: no second `Model`, only allowed imports."""
+                      entry: str, standins: bool = False) -> Reject | None:
+    """The program's top-level statements: no second `Model`, only allowed imports (and
+    stand-ins for the others, extract._standins, only where `standins`)."""
     if entry != "Model" and any("Model" in st.binds for st in stmts):
         return Reject(entry, "name_conflict", "another definition is already called Model")
+    missing = sorted({st.standin for st in stmts if st.standin})
+    if missing and not standins:
+        return Reject(entry, "import_not_allowed", f"imports {missing[0]}")
     for mod in sorted({m for st in stmts for m in st.imports}):  # imports at any depth
         if mod == ".":
             return Reject(entry, "relative_import", "needs a relative import")
@@ -153,29 +171,11 @@ def guess_row(g: Guess, source_id: str, path: str) -> dict:
             "programs": g.programs}
 
 
-@dataclass
-class Kernel:
-    name: str
-    decorators: list[str]
-    launchers: list[str]
-    code: str
-    line_start: int
-    line_end: int
-
-
 def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str],
-                      ctx: RepoContext | None = None) -> tuple[list[Kernel], list[Reject]]:
-    out, rejects = [], []
-    for fn, kinds in extract.kernel_functions(idx):
-        launch = extract.launchers(idx, fn.name)
-        keep, unresolved = extract.closure(idx, {fn.name, *launch})
-        code = program_source(idx, keep, unresolved, allowed_imports, fn.name, ctx)
-        if isinstance(code, Reject):
-            rejects.append(code)
-            continue
-        start = extract.first_line(fn)
-        out.append(Kernel(fn.name, kinds, launch, code, start, fn.end_lineno))
-    return out, rejects
+                      ctx: RepoContext | None = None) -> list[kernels.Kernel]:
+    """Every top-level `@triton.jit` function, with its closure and flag (kernels.py)."""
+    return kernels.kernels_from_file(idx, kernels.KernelConfig(allowed_imports),
+                                     program_source, ctx)
 
 
 def problem_row(p: Problem, source_id: str, path: str) -> dict:
@@ -198,7 +198,7 @@ def problem_row(p: Problem, source_id: str, path: str) -> dict:
     }
 
 
-def kernel_row(k: Kernel, source_id: str, path: str) -> dict:
+def kernel_row(k: kernels.Kernel, source_id: str, path: str) -> dict:
     return {
         "kernel_id": code_id(k.code, k.name),
         "source_id": source_id,
@@ -209,4 +209,9 @@ def kernel_row(k: Kernel, source_id: str, path: str) -> dict:
         "decorators": k.decorators,
         "launchers": k.launchers,
         "code": k.code,
+        "standalone": k.standalone,
+        "needs": k.needs,
+        "launch_site": k.launch_site,
+        "wrappers": k.wrappers,
+        KERNEL_ONLY: k.kernel_only,  # until the sandbox check settles the code (kernel_check)
     }

@@ -12,6 +12,7 @@ import builtins
 import functools
 import io
 import re
+import sys
 import textwrap
 import tokenize
 from collections.abc import Callable
@@ -29,6 +30,7 @@ class Statement:
     start: int  # first line, decorators included (1-based)
     end: int
     text: str | None = None  # the text to render, where it is not the lines start..end
+    standin: str = ""  # the package a stand-in replaces (index_file), where it is one
     _scan: tuple[set[str], frozenset[str]] | None = None
 
     @property
@@ -74,6 +76,9 @@ def index_file(source: str, tree: ast.Module,
             line = f"{node.targets[0].id} = __import__('logging').getLogger(__name__)"
             stmts.append(statement(ast.parse(line).body[0], node.lineno, node.end_lineno, line))
             continue
+        if importable and _unavailable(node, importable):
+            stmts += _standins(node)
+            continue
         branch = _optional_import_branch(node, importable) if importable else None
         for sub in branch if branch is not None else [node]:
             start = first_line(sub)
@@ -87,6 +92,32 @@ def index_file(source: str, tree: ast.Module,
         for name in st.binds:
             idx.bound[name] = i
     return idx
+
+
+def _unavailable(node: ast.stmt, importable: Callable[[str], bool]) -> bool:
+    """A third-party package's names that programs may not import (the standard library's are
+    judged by the allowlists as they are)."""
+    return (isinstance(node, ast.ImportFrom) and not node.level and node.module is not None
+            and not importable(node.module.split(".")[0])
+            and node.module.split(".")[0] not in sys.stdlib_module_names
+            and all(a.name != "*" for a in node.names))
+
+
+def _standins(node: ast.ImportFrom) -> list[Statement]:
+    """`from pkg import A` of a package a program may not import: a stand-in class per name
+    that raises when it is used, so code that only names it (a table of layers, an isinstance
+    check) still runs. Problems may keep stand-ins (the probe finds out whether the module
+    needs the real one); kernels may not (`standin` marks them)."""
+    out = []
+    for a in node.names:
+        name = a.asname or a.name
+        text = (f"class {name}:  # stand-in: {node.module} is not available\n"
+                f"    def __init__(self, *args, **kwargs):\n"
+                f"        raise ImportError({f'{name} needs {node.module}'!r})")
+        st = statement(ast.parse(text).body[0], node.lineno, node.end_lineno, text)
+        st.standin = node.module.split(".")[0]
+        out.append(st)
+    return out
 
 
 def first_line(node: ast.stmt) -> int:
@@ -187,6 +218,27 @@ def _uses(node: ast.stmt) -> tuple[set[str], set[str]]:
     if not isinstance(node, _SCOPES):
         local -= binds(node)  # what a module-level statement assigns is a binding, not a local
     return loads - (local - declared_global), imports
+
+
+def eager_reads(node: ast.AST) -> set[str]:
+    """Names read when the statement itself runs: everything but function and lambda bodies
+    (decorators, defaults and annotations included), which run only when called."""
+    out: set[str] = set()
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            todo += [*n.decorator_list, *n.args.defaults, *(d for d in n.args.kw_defaults if d)]
+            todo += [a.annotation for a in ast.walk(n.args) if isinstance(a, ast.arg)
+                     and a.annotation is not None] + ([n.returns] if n.returns else [])
+            continue
+        if isinstance(n, ast.Lambda):
+            todo += [*n.args.defaults, *(d for d in n.args.kw_defaults if d)]
+            continue
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            out.add(n.id)
+        todo += list(ast.iter_child_nodes(n))
+    return out
 
 
 def closure(idx: FileIndex, roots: set[str]) -> tuple[list[int], set[str]]:

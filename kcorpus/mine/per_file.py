@@ -46,7 +46,7 @@ def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str],
         idx = extract.index_file(f.source, f.tree, importable)
         out.modules = [m.name for m in extract.module_classes(idx)]
         probs, prejects = canonical.problems_from_file(idx, allowed_imports, ctx)
-        kerns, krejects = canonical.kernels_from_file(idx, allowed_imports, ctx)
+        kerns = canonical.kernels_from_file(idx, allowed_imports, ctx)
         guesses, grejects = canonical.guesses_from_file(idx, allowed_imports, ctx)
         out.problems = [canonical.problem_row(p, sid, f.path) for p in probs]
         out.kernels = [canonical.kernel_row(k, sid, f.path) for k in kerns]
@@ -55,7 +55,7 @@ def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str],
         return FileRows(f.path, rejects=[reject_row("mine", sid, f.path, "", "too_deep",
                                                     "nesting too deep to analyse")])
     out.rejects = [reject_row("mine", sid, f.path, r.item, r.reason, r.detail)
-                   for r in prejects + krejects + grejects]
+                   for r in prejects + grejects]
     if not (probs or kerns or guesses or out.rejects):
         out.rejects.append(reject_row("mine", sid, f.path, "", "no_modules",
                                       "no nn.Module class or Triton kernel"))

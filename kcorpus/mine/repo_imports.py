@@ -7,13 +7,15 @@ are named from their paths (`a/b/c.py` is `a.b.c`, `a/b/__init__.py` is `a.b`; a
 is dropped too). A name a file does not bind itself is looked up in the same-repository modules
 it star-imports (`from .activations import *`), the last such import first, as Python would.
 A submodule imported by name (`from fairseq import utils`, used as `utils.f(x)`) becomes a
-namespace of the attributes used. A name two inlined files define differently, a whole-module
+namespace of the attributes used. A name two inlined files define differently is renamed in the
+later file's code (`rel_logits_1d` becomes `rel_logits_1d_halo_attn` there). A whole-module
 import (`import timm.layers as L`), a cycle or a chain deeper than `MAX_DEPTH` is a reject.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from kcorpus.mine import extract
@@ -132,6 +134,9 @@ class Inliner:
         self.defined: dict[str, tuple[str, str]] = {}  # name -> (module, definition)
         self._seen: set[Unit] = set()
         self._active: set[tuple[str, str]] = set()
+        # module -> {name: new name}: a name two inlined modules define differently keeps its
+        # first definition; the later module's is renamed in that module's blocks
+        self.renames: dict[str, dict[str, str]] = {}
 
     def repo_imports(self, idx: extract.FileIndex, keep: list[int], module: str,
                      is_package: bool) -> set[int]:
@@ -269,13 +274,26 @@ class Inliner:
                 continue
             self._seen.add(unit)
             text, statements, defines = self.repo.unit(unit)
+            renames = self.renames.setdefault(unit[1], {}) if unit[0] == "block" else {}
             for name, definition in defines.items():
                 other = self.defined.setdefault(name, (unit[1], definition))
-                if other[1] != definition:
-                    raise InlineError("name_conflict",
-                                      f"{name} is defined in {other[0]} and {unit[1]}")
+                if other[1] != definition and name not in renames:
+                    renames[name] = self._fresh(name, unit[1])
+                    self.defined[renames[name]] = (unit[1], definition)
+            for old, fresh in renames.items():
+                if re.search(rf"\b{re.escape(old)}\b", text):
+                    text = extract.rename(text, old, fresh)
             self.blocks.append(text)
             self.statements += statements
+
+    def _fresh(self, name: str, module: str) -> str:
+        """A name for `module`'s own `name`, another module's being inlined already."""
+        base = f"{name}_{module.rsplit('.', 1)[-1].lstrip('_')}"
+        fresh, n = base, 1
+        while fresh in self.defined:
+            n += 1
+            fresh = f"{base}{n}"
+        return fresh
 
     def code(self) -> str:
         return "\n\n".join(self.blocks)

@@ -88,10 +88,13 @@ JOIN sources s ON s.source_id = p.source_id
 
 KERNELS_SQL = f"""
 WITH ranked AS (
-  SELECT k.kernel_id, k.name, k.code, k.decorators, k.launchers, {_PROVENANCE.replace(
+  SELECT k.kernel_id, k.name, k.code, k.decorators, k.launchers,
+    coalesce(k.standalone, true) AS standalone, coalesce(k.needs, '') AS needs,
+    coalesce(k.launch_site, '') AS launch_site, coalesce(k.wrappers, []) AS wrappers,
+    k.line_start, k.line_end, {_PROVENANCE.replace(
       'p.origin_path', 'k.origin_path')},
-    row_number() OVER (PARTITION BY d.cluster_id ORDER BY s.stars DESC NULLS LAST, k.kernel_id)
-      AS rank
+    row_number() OVER (PARTITION BY d.cluster_id ORDER BY coalesce(k.standalone, true) DESC,
+      s.stars DESC NULLS LAST, k.kernel_id) AS rank
   FROM kernels k
   JOIN sources s ON s.source_id = k.source_id
   JOIN dedup d ON d.item_id = k.kernel_id AND d.method = 'exact'

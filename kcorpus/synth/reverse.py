@@ -25,14 +25,17 @@ REFERENCE_PARTS = {"Model", "get_inputs", "get_init_inputs"}
 
 
 def pending_kernels(catalog, backend: ChatBackend, limit: int | None) -> list[dict]:
-    """Of the first `limit` kernels (by id; all when unset), those this backend has neither
-    turned into a reverse problem nor failed to."""
+    """Of the first `limit` standalone kernels (by id; all when unset: a kernel that needs its
+    repository cannot run beside a reference), those this backend has neither turned into a
+    reverse problem nor failed to. Kernels mined before the flag existed count as standalone
+    (they were kept only when their whole file imported cleanly)."""
     item = f"{backend.name}/{backend.model}/reverse"
     rows = catalog.rows(
         "SELECT k.*, EXISTS (SELECT 1 FROM problems p WHERE p.inputs_origin = 'reverse' AND "
         "p.source_id = k.source_id AND p.origin_path = k.origin_path AND p.entry_point = "
         "k.name) OR EXISTS (SELECT 1 FROM rejects r WHERE r.stage = 'synth' AND r.path = "
-        "k.kernel_id AND r.item = ?) AS done FROM kernels k ORDER BY k.kernel_id", [item])
+        "k.kernel_id AND r.item = ?) AS done FROM kernels k WHERE coalesce(k.standalone, true) "
+        "ORDER BY k.kernel_id", [item])
     rows = rows if limit is None else rows[:limit]
     return [{k: v for k, v in r.items() if k != "done"} for r in rows if not r["done"]]
 

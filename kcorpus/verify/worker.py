@@ -12,7 +12,8 @@ what candidates print goes to stderr, stdout carries only verdicts.
 A job: {"id", "problem_code", "candidate_code", "device": "cpu"|"cuda", "trials", "seed",
 "lenient", "forward_timeout_s", "generated", "timing": {"warmup", "trials"}, "cut"}; `generated`
 ("inductor") marks a program kcorpus generated itself (see static.check). Other job kinds:
-"probe" (verify/probe.py) and "inductor" (verify/inductor_gen.py). `forward_timeout_s` bounds the
+"probe" (verify/probe.py), "inductor" (verify/inductor_gen.py) and "kernel_check"
+(verify/kernel_check.py). `forward_timeout_s` bounds the
 Python a candidate's forward may run outside Triton launches and compiles (default 10 s).
 `cut` (CPU only) is the smaller batch the problems stage checked the problem at (probe.Cut).
 On the CPU set TRITON_INTERPRET=1: kernels run in
@@ -131,6 +132,10 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         from kcorpus.verify.probe import probe
 
         return probe(job, lambda code: _module("kc_reference", code))
+    if job.get("kind") == "kernel_check":
+        from kcorpus.verify.kernel_check import check
+
+        return check(job, lambda code: _module("kc_kernel", code))
     if job.get("kind") == "inductor":
         from kcorpus.verify.inductor_gen import generate
 
