@@ -27,9 +27,12 @@ run: $(STAMP)
 
 # the suite runs against the editable install, and tests/test_wheel.py against the built wheel
 # installed in a fresh venv (offline: no build isolation, dependencies from this venv)
+# two workers, a test file each (module fixtures such as tests/test_rebuild.py's rebuild run once)
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check kcorpus flows tests
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 wheel-check: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests/test_wheel.py
