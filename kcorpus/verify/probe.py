@@ -421,7 +421,8 @@ def _check(mod, device: str, cut: Cut | None = None) -> tuple[list[str], dict]:
     signature["real_aten_ops"] = sorted(ops.ops)
     if not y1:
         return ["no_tensor_output"], signature
-    flags = []
+    # a forward of layout ops alone (an identity, a view) leaves nothing for a kernel to do
+    flags = [] if ops.ops else ["no_compute"]
     if not _same(y1, _run(model, inputs)):
         flags.append("nondeterministic")
     if not all(torch.isfinite(y).all() for y in y1):
