@@ -15,6 +15,7 @@ import argparse
 import json
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -63,13 +64,11 @@ def verify_phases(cat: Catalog) -> dict:
     for r in rows:
         for name, s in json.loads(r["phase_seconds"] or "{}").items():
             phases.setdefault(name, []).append(float(s))
-    codes: dict[str, int] = {}
-    for r in rows:
-        codes[r["failure_code"] or "passed"] = codes.get(r["failure_code"] or "passed", 0) + 1
+    codes = Counter(r["failure_code"] or "passed" for r in rows)
     return {"child_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
             "phases": {n: {"sum": round(sum(v), 1), "median": round(statistics.median(v), 3)}
                        for n, v in sorted(phases.items())},
-            "verdicts_by_code": dict(sorted(codes.items(), key=lambda kv: -kv[1]))}
+            "verdicts_by_code": dict(codes.most_common())}
 
 
 def inductor_jobs(workdir: Path) -> dict:
@@ -81,14 +80,11 @@ def inductor_jobs(workdir: Path) -> dict:
     jobs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     seconds = [sum((j.get("seconds") or {}).values()) for j in jobs if isinstance(
         j.get("seconds"), dict)]
-    failed: dict[str, int] = {}
-    for j in jobs:
-        why = j.get("failure_code") or (j.get("error") or "").split(":")[0]
-        if why:
-            failed[why] = failed.get(why, 0) + 1
+    failed = Counter(filter(None, (j.get("failure_code") or (j.get("error") or "").split(":")[0]
+                                   for j in jobs)))
     return {"jobs": len(jobs), "compile_seconds": round(sum(seconds), 1),
             "median_s": round(statistics.median(seconds), 2) if seconds else None,
-            "max_s": max(seconds, default=None), "no_program": failed}
+            "max_s": max(seconds, default=None), "no_program": dict(failed)}
 
 
 def summary(workdir: Path) -> dict:
