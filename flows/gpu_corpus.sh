@@ -9,14 +9,15 @@
 #   gpu_corpus.sh kernelbench KB   with a KernelBench checkout KB: the same candidates through our
 #                                  fork server and KernelBench's harness, then the release's
 #                                  KernelBench export through that harness (verify_vs_kernelbench)
-# Each step exports PYTHONPATH=$SITE; on a box of your own, `pip install` the wheelhouse instead.
+# Each step exports PYTHONPATH=checkout:$SITE (the checkout's kcorpus before the wheel's);
+# on a box of your own, `pip install` the wheelhouse instead.
 # SITE and WORK live outside the checkout (the device tool replaces the checkout every call).
 set -u
 OUT=${OUT:-/tmp/kcorpus-out}
 SITE=${KCORPUS_SITE:-/tmp/kcorpus-site}
 WORK=${KCORPUS_GPU_WORKDIR:-/tmp/kcorpus-work}
 mkdir -p "$OUT" "$WORK"
-export PYTHONPATH="$SITE:$PWD" PYTHONUNBUFFERED=1 PREFECT_HOME="$WORK/prefect"
+export PYTHONPATH="$PWD:$SITE" PYTHONUNBUFFERED=1 PREFECT_HOME="$WORK/prefect"
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120 KCORPUS_PROGRESS_INTERVAL=10
 case "${1:-}" in
   install)
@@ -32,7 +33,7 @@ case "${1:-}" in
       mkdir -p "$WORK/src" && tar xzf "$2" -C "$WORK/src" || exit 1
       KCORPUS_SRC="$WORK/src/$(tar tzf "$2" | head -1 | cut -d/ -f1)" ;;
     esac
-    cd "$WORK/repo" && export PYTHONPATH="$SITE:$PWD"
+    cd "$WORK/repo" && export PYTHONPATH="$PWD:$SITE"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$WORK/gpu.txt"
     cat > $WORK/run.sh <<INNER
 cd "$PWD"

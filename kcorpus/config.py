@@ -191,6 +191,8 @@ class InductorBackend(_Model):
         description="triton_templates: max-autotune with Triton GEMM/conv templates only")
     max_problems: int | None = Field(None, ge=0)
     timeout_s: float = Field(600.0, gt=0)
+    budget_s: float | None = Field(None, gt=0, description=(
+        "wall-clock seconds to start jobs in; the problems not reached wait for the next run"))
 
 
 Backend = Annotated[ReplayBackend | TransformersBackend | VllmBackend | OpenAIBackend
@@ -233,12 +235,19 @@ class VerifyConfig(_Model):
     ray: RaySettings = Field(default_factory=RaySettings)
     gpu_slots: int = Field(1, ge=1, description="jobs per GPU at once, across processes")
     probe: ProbeBudget = Field(default_factory=ProbeBudget)
+    budget_s: float | None = Field(None, gt=0, description=(
+        "wall-clock seconds to start candidates in (local runner); the rest wait, unverified, "
+        "for the next run"))
+    timing_budget_s: float = Field(2.0, gt=0, description=(
+        "seconds of timed rounds per candidate (at least 10 rounds; verify/timing.py)"))
 
     @model_validator(mode="after")
     def _limits_nest(self):
         if self.forward_timeout_s > self.timeout_s:
             raise ValueError(f"forward_timeout_s ({self.forward_timeout_s}) is longer than the "
                              f"candidate's whole timeout_s ({self.timeout_s})")
+        if self.budget_s is not None and self.runner != "local":
+            raise ValueError(f"budget_s applies to the local runner only, not {self.runner!r}")
         if self.probe.memory_mb >= self.memory_mb:
             raise ValueError(f"probe.memory_mb ({self.probe.memory_mb}) must be below memory_mb "
                              f"({self.memory_mb}), the child's limit that a probe runs under")

@@ -33,11 +33,10 @@ def checkout(spec: LocalSource | GitSource, workdir: Path, policy: LicensePolicy
     the license is otherwise the config's override, else detected from the license file."""
     if isinstance(spec, LocalSource):
         root, url, commit = spec.path, str(spec.path), _tree_hash(spec.path)
-        name = spec.name or spec.path.name
     else:
         root, commit = _clone(spec, workdir / "checkouts")
         url = spec.url
-        name = spec.name or _repo_name(spec.url)
+    name = source_name(spec)
     kind = kind or spec.kind
     spdx = spec.license or license or detect_license(root)
     row = {
@@ -52,6 +51,15 @@ def checkout(spec: LocalSource | GitSource, workdir: Path, policy: LicensePolicy
         "fetched_at": datetime.now(UTC),
     }
     return Checkout(row, root)
+
+
+def source_name(spec) -> str | None:
+    """The `repo_name` a local or git source's rows get (others: None, known after fetching)."""
+    if isinstance(spec, LocalSource):
+        return spec.name or spec.path.name
+    if isinstance(spec, GitSource):
+        return spec.name or _repo_name(spec.url)
+    return getattr(spec, "name", None)
 
 
 def _tree_hash(root: Path) -> str:

@@ -6,6 +6,10 @@ records the mode and the extern kernels it still calls (`sampling`: {"mode", "ex
 "dynamic_batch"}), so pure-Triton pairs can be told apart; verification then runs as for any
 candidate, with the static checks that suit generated code (see verify/static.py).
 
+Jobs go in the order of the problems given (the synth stage puts them in the order of the
+pipeline's sources), so a `budget_s` that runs out leaves the last sources' problems for the
+next run, not a random sample of all of them.
+
 `triton_templates` differs from `default` only where Inductor has a Triton template for an op
 (matmuls and convolutions, TEMPLATE_OPS). A problem whose probe saw none of them gets the default
 mode only: the second job would cost a compile and give the same code (which dedup would fold).
@@ -36,6 +40,7 @@ class InductorBackend:
         self.spec, self.verify_cfg = spec, verify_cfg
         self.model = f"torch-{torch.__version__}"
         self.answers: list[dict] = []  # the workers' raw answers of the last call, for audits
+        self.left = 0
 
     def generate(self, problems: list[dict], done: set[tuple[str, str]] = frozenset()
                  ) -> tuple[list[Completion], list[dict]]:
@@ -61,9 +66,10 @@ class InductorBackend:
         if jobs:
             with gpu_slots.hold_gpu("cuda", slots), \
                     bar("synth (inductor)", total=len(jobs)) as progress:  # autotuning uses the GPU
-                for answer in sandbox.run_jobs(jobs, limits, "cuda"):
+                for answer in sandbox.run_jobs(jobs, limits, "cuda", budget_s=self.spec.budget_s):
                     self.answers.append(answer)
                     progress.advance()
+        self.left = len(jobs) - len(self.answers)  # jobs a budget left for the next run
         for answer in self.answers:
             pid, mode = json.loads(answer["id"])
             result = self._completion(by_id[pid], mode, answer)

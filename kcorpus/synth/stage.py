@@ -18,6 +18,7 @@ from kcorpus.config import OpenAIBackend as OpenAISpec
 from kcorpus.config import ReplayBackend as ReplaySpec
 from kcorpus.config import TransformersBackend as TransformersSpec
 from kcorpus.config import VllmBackend as VllmSpec
+from kcorpus.mine.sources import source_name
 from kcorpus.problems import check_problems
 from kcorpus.progress import bar
 from kcorpus.synth.backend import Backend, candidate_row
@@ -66,10 +67,7 @@ def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
                                                  [candidate_row(c) for c in comps], rejects)
     if counts["reverse_problems"]:
         check_problems(catalog, cfg.verify)
-    problems = catalog.rows("SELECT problem_id, origin_path, entry_point, code, probes.figures, "
-                            "probes.aten_ops "
-                            "FROM problems JOIN probes USING (problem_id) WHERE probes.ok "
-                            "ORDER BY problem_id")
+    problems = _in_source_order(catalog, cfg)
     with bar("synth", total=len(cfg.synth.backends)) as progress:
         for spec in cfg.synth.backends:
             backend = make_backend(spec, cfg)
@@ -81,11 +79,28 @@ def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
                 completions, rejects = backend.generate(
                     problems, {(r["problem_id"], r["prompt_template"]) for r in done})
                 _log_answers(catalog, backend.answers)
+                if backend.left:
+                    counts["inductor_left_for_next_run"] = backend.left
             else:
                 completions, rejects = backend.generate(problems)
             _store(catalog, counts, [], [candidate_row(c) for c in completions], rejects)
             progress.advance()
     return counts
+
+
+def _in_source_order(catalog: Catalog, cfg: PipelineConfig) -> list[dict]:
+    """Sound problems, those of the pipeline's first source first (then by id): where a budget
+    cuts a backend short, the sources listed first are the ones covered."""
+    rows = catalog.rows("SELECT problem_id, origin_path, entry_point, code, probes.figures, "
+                        "probes.aten_ops, s.repo_name FROM problems "
+                        "JOIN probes USING (problem_id) LEFT JOIN sources s USING (source_id) "
+                        "WHERE probes.ok ORDER BY problem_id")
+    rank: dict[str, int] = {}
+    for i, spec in enumerate(cfg.sources):
+        if (name := source_name(spec)) is not None:
+            rank.setdefault(name, i)
+    rows.sort(key=lambda r: rank.get(r.pop("repo_name"), len(rank)))  # stable: ids within
+    return rows
 
 
 def _log_answers(catalog: Catalog, answers: list[dict]) -> None:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,26 +96,66 @@ def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
 
 
 def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
-             visible_devices: str | None = None) -> Iterator[dict]:
+             visible_devices: str | None = None, budget_s: float | None = None
+             ) -> Iterator[dict]:
     """Verdicts from one fork server, in completion order. Jobs without a verdict (the server
     itself died) are not yielded: they stay pending for the next run. `visible_devices` pins
-    the server to those GPUs (CUDA_VISIBLE_DEVICES); by default it sees what this process sees."""
+    the server to those GPUs (CUDA_VISIBLE_DEVICES); by default it sees what this process sees.
+
+    `budget_s`: no job starts after that many seconds; the jobs already started finish and
+    the rest are not yielded (pending, as above). Jobs are then fed a window at a time
+    (`Pacer`), so that the server never holds more than it can start soon."""
+    pacer = Pacer(limits.parallel, budget_s) if budget_s is not None else None
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
                        "--memory-mb", str(limits.memory_mb), "--device", device,
                        *_new_flags(limits)],
                       tmp, device, None, limits.inductor_cache, visible_devices, limits.worker)
-        feeder = threading.Thread(target=_feed, args=(proc, jobs), daemon=True)
+        feeder = threading.Thread(target=_feed, daemon=True,
+                                  args=(proc, pacer.paced(jobs) if pacer else jobs))
         feeder.start()
         drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never let it block
         drain.start()
         try:
             for line in proc.stdout:
                 if line.startswith(b"{"):
+                    if pacer:
+                        pacer.done()
                     yield json.loads(line)
         finally:
+            if pacer:
+                pacer.close()
             _kill_group(proc)
             proc.wait()
+
+
+class Pacer:
+    """Feeds jobs at most `2 * parallel` ahead of the verdicts, and none after `budget_s`.
+
+    The window keeps the server busy (a slot never waits for the feeder) while the jobs still
+    unfed at the deadline stay with the caller, unstarted."""
+
+    def __init__(self, parallel: int, budget_s: float):
+        self.deadline = time.monotonic() + budget_s
+        self.window = threading.Semaphore(2 * max(1, parallel))
+        self.fed = 0
+        self.closed = False
+
+    def paced(self, jobs: Iterable[dict]) -> Iterator[dict]:
+        for job in jobs:
+            while not self.window.acquire(timeout=1.0):
+                if self.closed or time.monotonic() > self.deadline:
+                    return
+            if self.closed or time.monotonic() > self.deadline:
+                return
+            self.fed += 1
+            yield job
+
+    def done(self) -> None:
+        self.window.release()
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def _feed(proc: subprocess.Popen, jobs: Iterable[dict]) -> None:

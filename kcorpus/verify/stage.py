@@ -89,6 +89,7 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
                              "candidate_code": row["code"], "device": device,
                              "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
                              "forward_timeout_s": cfg.forward_timeout_s,
+                             "timing": {"budget_s": cfg.timing_budget_s},
                              "generated": generated, **_cut(row, device),
                              "memory_mb": admission.job_mb(row["figures"],
                                                            admission.VERIFY_FACTOR)})
@@ -97,10 +98,14 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
                     "failure_code": result.failure_code, "message": result.message,
                     "static_flags": result.flags, "torch_ops": result.torch_ops})
             progress.advance()
+        answered = 0
         for verdict in _run(jobs, limits, device, cfg):
             record(verdict)
+            answered += 1
             progress.advance()
     counts["verdicts"] += _flush(catalog, done)
+    if answered < len(jobs):  # a budget ran out (or the server died): the rest wait
+        counts["left_for_next_run"] = len(jobs) - answered
     if device == "cpu" and waiting:
         counts["waiting_for_gpu"] = len(waiting)
     return counts
@@ -124,7 +129,7 @@ def _run(jobs: list[dict], limits: sandbox.Limits, device: str, cfg: VerifyConfi
         yield from RUNNERS[cfg.runner](jobs, limits, device, cfg)
         return
     with gpu_slots.hold_gpu(device, cfg.gpu_slots):
-        yield from sandbox.run_jobs(jobs, limits, device)
+        yield from sandbox.run_jobs(jobs, limits, device, budget_s=cfg.budget_s)
 
 
 def _flush(catalog: Catalog, rows: list[dict]) -> int:

@@ -1,0 +1,100 @@
+"""Time-boxed stages: a budget stops new jobs, keeps what finished, and leaves the rest pending
+for the next run; the Inductor backend covers the pipeline's sources in the order listed.
+
+Candidates run in the real sandboxed fork server (Triton's interpreter on the CPU).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from kcorpus import schema
+from kcorpus.catalog import Catalog
+from kcorpus.config import PipelineConfig, VerifyConfig
+from kcorpus.synth.stage import _in_source_order
+from kcorpus.verify import tricks as P
+from kcorpus.verify.sandbox import Pacer
+from kcorpus.verify.stage import verify
+
+
+def _rows(table: str, rows: list[dict]) -> object:
+    full = []
+    for r in rows:
+        row = {name: None for name in schema.table(table).column_names}
+        row.update(r)
+        full.append(row)
+    return schema.table(table).to_arrow(full)
+
+
+def test_the_pacer_feeds_a_window_ahead_and_nothing_after_its_budget():
+    pacer = Pacer(parallel=1, budget_s=0.6)
+    fed: list[int] = []
+    feeder = threading.Thread(target=lambda: fed.extend(pacer.paced(iter(range(10)))))
+    feeder.start()
+    time.sleep(0.2)
+    assert pacer.fed == 2  # two per slot ahead of the verdicts, no more
+    pacer.done()  # one verdict: one more job
+    time.sleep(0.2)
+    assert pacer.fed == 3
+    time.sleep(0.5)  # past the budget: a verdict frees the window, but nothing new starts
+    pacer.done()
+    feeder.join(timeout=3)
+    assert not feeder.is_alive() and fed == [0, 1, 2]
+
+
+def test_a_verify_budget_keeps_its_verdicts_and_leaves_the_rest_for_the_next_run(tmp_path):
+    problem = {"problem_id": "p1", "source_id": "s1", "origin_path": "m.py",
+               "entry_point": "Model", "code": P.PROBLEM, "inputs_origin": "defined",
+               "op_types": ["elementwise"], "degenerate_flags": []}
+    names = ["a_hang", "b_honest", "c_honest", "d_honest"]
+    codes = {"a_hang": P.HANG, "b_honest": P.HONEST, "c_honest": P.HONEST, "d_honest": P.HONEST}
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        cat.insert_new("problems", _rows("problems", [problem]))
+        cat.insert_new("candidates", _rows("candidates", [
+            {"candidate_id": c, "problem_id": "p1", "code": codes[c], "completion": codes[c],
+             "backend": "replay", "model": "m", "turn": 0} for c in names]))
+        boxed = VerifyConfig(device="cpu", trials=2, timeout_s=4, forward_timeout_s=3, workers=1,
+                             budget_s=1.0)
+        t = time.monotonic()
+        counts = verify(cat, boxed)
+        assert time.monotonic() - t < 30  # the hang's time limit, not the whole queue's
+        assert counts["left_for_next_run"] >= 1
+        assert counts["verdicts"] + counts["left_for_next_run"] == 4
+        first = {r["candidate_id"] for r in cat.rows("SELECT candidate_id FROM verdicts")}
+        assert "a_hang" in first and len(first) == counts["verdicts"]
+        rest = verify(cat, VerifyConfig(device="cpu", trials=2, timeout_s=20, workers=2))
+        assert rest == {"verdicts": counts["left_for_next_run"],
+                        "passed": counts["left_for_next_run"]}
+        got = {r["candidate_id"]: r["passed"] for r in cat.rows("SELECT * FROM verdicts")}
+        assert got == {"a_hang": False, "b_honest": True, "c_honest": True, "d_honest": True}
+
+
+def test_a_budget_only_for_the_local_runner():
+    with pytest.raises(ValueError, match="budget_s applies to the local runner"):
+        VerifyConfig(runner="ray", budget_s=60)
+
+
+def test_inductor_jobs_cover_the_sources_in_the_order_the_pipeline_lists_them(tmp_path):
+    cfg = PipelineConfig.model_validate({
+        "name": "t", "sources": [
+            {"kind": "local", "path": str(tmp_path / "kb"), "name": "org/first"},
+            {"kind": "local", "path": str(tmp_path / "second")},
+            {"kind": "git", "url": "https://example.org/org/third.git"}]})
+    sources = [("s1", "org/third"), ("s2", "second"), ("s3", "org/first"), ("s4", "unlisted")]
+    problems = [(f"p{i}", sid) for i, sid in enumerate(["s1", "s4", "s2", "s3", "s1", "s3"])]
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        cat.insert_new("sources", _rows("sources", [
+            {"source_id": s, "kind": "local", "url": n, "repo_name": n} for s, n in sources]))
+        cat.insert_new("problems", _rows("problems", [
+            {"problem_id": p, "source_id": s, "origin_path": "m.py", "entry_point": "Model",
+             "code": "x", "op_types": [], "degenerate_flags": []} for p, s in problems]))
+        cat.insert_new("probes", _rows("probes", [
+            {"problem_id": p, "ok": p != "p5", "flags": [], "aten_ops": []}
+            for p, _ in problems]))
+        order = [r["problem_id"] for r in _in_source_order(cat, cfg)]
+    # org/first (p3), then second (p2), then org/third (p0, p4), then what no source names
+    # (p1); p5 is not sound
+    assert order == ["p3", "p2", "p0", "p4", "p1"]
