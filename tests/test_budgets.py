@@ -30,16 +30,16 @@ def _rows(table: str, rows: list[dict]) -> object:
 
 
 def test_the_pacer_feeds_a_window_ahead_and_nothing_after_its_budget():
-    pacer = Pacer(parallel=1, budget_s=0.6)
+    pacer = Pacer(parallel=2, budget_s=0.6)
     fed: list[int] = []
     feeder = threading.Thread(target=lambda: fed.extend(pacer.paced(iter(range(10)))))
     feeder.start()
     time.sleep(0.2)
-    assert pacer.fed == 2  # two per slot ahead of the verdicts, no more
+    assert pacer.fed == 2  # one per slot: nothing waits in the server's queue
     pacer.done()  # one verdict: one more job
     time.sleep(0.2)
     assert pacer.fed == 3
-    time.sleep(0.5)  # past the budget: a verdict frees the window, but nothing new starts
+    time.sleep(0.5)  # past the budget: a verdict frees a slot, but nothing new starts
     pacer.done()
     feeder.join(timeout=3)
     assert not feeder.is_alive() and fed == [0, 1, 2]

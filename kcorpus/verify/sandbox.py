@@ -102,9 +102,10 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
     itself died) are not yielded: they stay pending for the next run. `visible_devices` pins
     the server to those GPUs (CUDA_VISIBLE_DEVICES); by default it sees what this process sees.
 
-    `budget_s`: no job starts after that many seconds; the jobs already started finish and
-    the rest are not yielded (pending, as above). Jobs are then fed a window at a time
-    (`Pacer`), so that the server never holds more than it can start soon."""
+    `budget_s`: no job starts after that many seconds; the jobs already started finish (so
+    the call lasts at most budget_s + timeout_s) and the rest are not yielded (pending, as
+    above). Jobs are then fed one per free slot (`Pacer`): a job queued in the server would
+    start after the deadline."""
     pacer = Pacer(limits.parallel, budget_s) if budget_s is not None else None
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
@@ -130,14 +131,14 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
 
 
 class Pacer:
-    """Feeds jobs at most `2 * parallel` ahead of the verdicts, and none after `budget_s`.
+    """Feeds jobs at most `parallel` ahead of the verdicts, and none after `budget_s`.
 
-    The window keeps the server busy (a slot never waits for the feeder) while the jobs still
-    unfed at the deadline stay with the caller, unstarted."""
+    A slot waits for the feeder only the moment between a verdict and the next job; the jobs
+    still unfed at the deadline stay with the caller, unstarted."""
 
     def __init__(self, parallel: int, budget_s: float):
         self.deadline = time.monotonic() + budget_s
-        self.window = threading.Semaphore(2 * max(1, parallel))
+        self.window = threading.Semaphore(max(1, parallel))
         self.fed = 0
         self.closed = False
 
