@@ -144,13 +144,15 @@ class Pacer:
 
     def paced(self, jobs: Iterable[dict]) -> Iterator[dict]:
         for job in jobs:
-            while not self.window.acquire(timeout=1.0):
-                if self.closed or time.monotonic() > self.deadline:
-                    return
-            if self.closed or time.monotonic() > self.deadline:
+            while not self.window.acquire(timeout=1.0) and self._open():
+                pass
+            if not self._open():
                 return
             self.fed += 1
             yield job
+
+    def _open(self) -> bool:
+        return not self.closed and time.monotonic() <= self.deadline
 
     def done(self) -> None:
         self.window.release()

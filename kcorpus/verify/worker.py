@@ -10,7 +10,8 @@ for the fresh-process baseline). Untrusted code runs here, never in the pipeline
 what candidates print goes to stderr, stdout carries only verdicts.
 
 A job: {"id", "problem_code", "candidate_code", "device": "cpu"|"cuda", "trials", "seed",
-"lenient", "forward_timeout_s", "generated", "timing": {"warmup", "trials"}, "cut"}; `generated`
+"lenient", "forward_timeout_s", "generated", "timing": {TimingConfig's fields: "warmup",
+"trials", "budget_s"...}, "cut"}; `generated`
 ("inductor") marks a program kcorpus generated itself (see static.check). Other job kinds:
 "probe" (verify/probe.py), "inductor" (verify/inductor_gen.py) and "kernel_check"
 (verify/kernel_check.py). `forward_timeout_s` bounds the
