@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The real corpus on a GPU node without network (pipelines/kernelbench.yaml), from the
 # repository root, in steps that fit a copy limit per call:
-#   gpu_corpus.sh install DIR...   install the wheels in DIR... into $SITE (kcorpus.wheelhouse)
-#   gpu_corpus.sh start SRC        rebuild in the background (KCORPUS_SRC=SRC, a directory or a
-#                                  .tgz of one), workdir $WORK
+#   gpu_corpus.sh install X...     install into $SITE the wheels in each folder X, or the packed
+#                                  site X (a site.tar.xz: `kcorpus.wheelhouse --pack`)
+#   gpu_corpus.sh start SRC [STATE] rebuild in the background (KCORPUS_SRC=SRC, a directory or a
+#                                  .tgz of one), workdir $WORK; STATE: a state.tgz that collect
+#                                  wrote on an earlier machine, to go on from (the catalog)
 #   gpu_corpus.sh collect [WAIT_S] wait up to WAIT_S for it, then copy the log, the summary
-#                                  (kcorpus.bench.corpus), the card and the manifest to $OUT
+#                                  (kcorpus.bench.corpus, over every run the state holds), the
+#                                  card, the manifest and the state (state.tgz) to $OUT
 #   gpu_corpus.sh kernelbench KB   with a KernelBench checkout KB: the same candidates through our
 #                                  fork server and KernelBench's harness, then the release's
 #                                  KernelBench export through that harness (verify_vs_kernelbench)
@@ -22,12 +25,20 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120 KCORPUS_PROGRESS_INT
 case "${1:-}" in
   install)
     shift
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target "$SITE" $(for d in "$@"; do ls "$d"/*.whl; done) || exit 1
+    mkdir -p "$SITE"
+    for x in "$@"; do
+      case "$x" in
+        *.tar.xz) tar xJf "$x" -C "$SITE" || exit 1 ;;
+        *) python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+             --target "$SITE" "$x"/*.whl || exit 1 ;;
+      esac
+    done
     python3 -c "import duckdb, prefect, pydantic, kcorpus; print('installed: duckdb', duckdb.__version__, 'prefect', prefect.__version__)"
     ;;
   start)  # from a copy of the checkout and sources under $WORK: later calls may replace them
-    mkdir -p "$WORK/repo" && tar --exclude=./.whl --exclude=./.git -cf - . | (cd "$WORK/repo" && tar xf -)
+    mkdir -p "$WORK/repo" && tar --exclude=./.whl --exclude=./.git --exclude=./.state \
+      -cf - . | (cd "$WORK/repo" && tar xf -)
+    if [ -n "${3:-}" ]; then tar xzf "$3" -C "$WORK" || exit 1; echo "state: $(ls $WORK)"; fi
     export KCORPUS_SRC="$WORK/repo/$2" KCORPUS_RELEASES="$WORK/releases"
     case "$2" in *.tgz)  # a packed source tree: one top-level directory
       mkdir -p "$WORK/src" && tar xzf "$2" -C "$WORK/src" || exit 1
@@ -56,8 +67,11 @@ INNER
     cp $WORK/rebuild.log $WORK/rebuild.json "$OUT"/ 2>/dev/null
     if [ -f $WORK/rc ]; then
       echo "rebuild exit code $(cat $WORK/rc), $(cat $WORK/seconds) s"
-      python3 -m kcorpus.bench.corpus "$WORK" --rebuild-json $WORK/rebuild.json \
-        --gpu-seconds "$(cat $WORK/seconds)" --out "$OUT/corpus_h200.json"
+      [ -f $WORK/run_recorded ] || { python3 -m kcorpus.bench.corpus --record-run "$WORK/runs.jsonl" \
+        --rebuild-json $WORK/rebuild.json --gpu-seconds "$(cat $WORK/seconds)" && touch $WORK/run_recorded; }
+      python3 -m kcorpus.bench.corpus "$WORK" --runs "$WORK/runs.jsonl" --out "$OUT/corpus_h200.json"
+      (cd $WORK && tar czf "$OUT/state.tgz" catalog.duckdb runs.jsonl $(ls inductor_jobs.jsonl 2>/dev/null))
+      ls -la "$OUT/state.tgz"
       latest=$(ls -d $WORK/releases/latest $WORK/releases/*/latest 2>/dev/null | head -1)
       [ -n "$latest" ] && cp "$latest/README.md" "$OUT/card_README.md" && cp "$latest/manifest.json" "$latest/speedups.svg" "$OUT/" 2>/dev/null
       ls "$latest" 2>/dev/null
@@ -72,5 +86,5 @@ INNER
     [ -n "$latest" ] && python3 -m kcorpus bench verify-vs-kernelbench --kernelbench "$2" \
       --release "$latest" --timeout 300 | tail -1 | tee "$OUT/kernelbench_export_check.json"
     ;;
-  *) echo "usage: gpu_corpus.sh install DIR... | start SRC | collect [WAIT_S] | kernelbench KB"; exit 2 ;;
+  *) echo "usage: gpu_corpus.sh install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB"; exit 2 ;;
 esac

@@ -184,6 +184,12 @@ class OpenAIBackend(_ModelBackend):
     backoff_s: float = Field(1.0, ge=0.0, description="first retry delay; doubles per retry")
 
 
+def _check_deadline(budget_s: float | None, deadline_s: float | None, where: str) -> None:
+    if budget_s is not None and deadline_s is not None and deadline_s < budget_s:
+        raise ValueError(f"{where}: deadline_s ({deadline_s}) is before budget_s ({budget_s}): "
+                         "no job could start after the deadline anyway")
+
+
 class InductorBackend(_Model):
     kind: Literal["inductor"]
     modes: list[Literal["default", "triton_templates"]] = Field(
@@ -193,6 +199,14 @@ class InductorBackend(_Model):
     timeout_s: float = Field(600.0, gt=0)
     budget_s: float | None = Field(None, gt=0, description=(
         "wall-clock seconds to start jobs in; the problems not reached wait for the next run"))
+    deadline_s: float | None = Field(None, gt=0, description=(
+        "wall-clock seconds after which the jobs still running are killed and wait, like the "
+        "unstarted ones, for the next run (the stage then ends by then)"))
+
+    @model_validator(mode="after")
+    def _deadline_after_budget(self):
+        _check_deadline(self.budget_s, self.deadline_s, "synth inductor")
+        return self
 
 
 Backend = Annotated[ReplayBackend | TransformersBackend | VllmBackend | OpenAIBackend
@@ -238,6 +252,9 @@ class VerifyConfig(_Model):
     budget_s: float | None = Field(None, gt=0, description=(
         "wall-clock seconds to start candidates in (local runner); the rest wait, unverified, "
         "for the next run"))
+    deadline_s: float | None = Field(None, gt=0, description=(
+        "wall-clock seconds after which the candidates still running are killed and wait, "
+        "unverified, for the next run (local runner)"))
     timing_budget_s: float = Field(2.0, gt=0, description=(
         "seconds of timed rounds per candidate (at least 10 rounds; verify/timing.py)"))
 
@@ -246,8 +263,10 @@ class VerifyConfig(_Model):
         if self.forward_timeout_s > self.timeout_s:
             raise ValueError(f"forward_timeout_s ({self.forward_timeout_s}) is longer than the "
                              f"candidate's whole timeout_s ({self.timeout_s})")
-        if self.budget_s is not None and self.runner != "local":
-            raise ValueError(f"budget_s applies to the local runner only, not {self.runner!r}")
+        if (self.budget_s or self.deadline_s) is not None and self.runner != "local":
+            raise ValueError(f"budget_s and deadline_s apply to the local runner only, not "
+                             f"{self.runner!r}")
+        _check_deadline(self.budget_s, self.deadline_s, "verify")
         if self.probe.memory_mb >= self.memory_mb:
             raise ValueError(f"probe.memory_mb ({self.probe.memory_mb}) must be below memory_mb "
                              f"({self.memory_mb}), the child's limit that a probe runs under")

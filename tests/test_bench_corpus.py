@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from kcorpus import schema
+from kcorpus.bench import corpus
 from kcorpus.bench.corpus import inductor_jobs, verify_phases
 from kcorpus.catalog import Catalog
 from kcorpus.verify.stage import verdict_row
@@ -43,3 +44,20 @@ def test_inductor_jobs_count_compile_time_and_why_jobs_gave_nothing(tmp_path):
     assert got["jobs"] == 4 and got["compile_seconds"] == 14.0 and got["max_s"] == 8.0
     assert got["no_program"] == {"RuntimeError": 1, "TIMEOUT": 1}
     assert inductor_jobs(tmp_path / "nothing") == {}
+
+
+def test_a_rebuild_in_several_runs_sums_their_gpu_and_stage_seconds(tmp_path):
+    """Each run (a fresh machine resuming the catalog) is recorded from what `kcorpus rebuild
+    --json` printed; the summary sums them, and a missing runs file is named."""
+    runs = tmp_path / "runs.jsonl"
+    for seconds, synth in ((500.0, 300.2), (420.0, 250.0)):
+        printed = tmp_path / "rebuild.json"
+        printed.write_text("log line\n" + json.dumps(
+            {"mine": {"seconds": 10.0, "problems": 3}, "synth": {"seconds": synth}}) + "\n")
+        assert corpus.main(["--record-run", str(runs), "--rebuild-json", str(printed),
+                            "--gpu-seconds", str(seconds)]) == 0
+    summed = corpus.over_runs([json.loads(ln) for ln in runs.read_text().splitlines()])
+    assert summed["gpu_seconds"] == 920.0
+    assert summed["stage_seconds"] == {"mine": 20.0, "synth": 550.2}
+    assert [r["gpu_seconds"] for r in summed["runs"]] == [500.0, 420.0]
+    assert corpus.main(["--record-run", str(runs)]) == 2  # nothing to record

@@ -72,9 +72,31 @@ def test_a_verify_budget_keeps_its_verdicts_and_leaves_the_rest_for_the_next_run
         assert got == {"a_hang": False, "b_honest": True, "c_honest": True, "d_honest": True}
 
 
+def test_a_deadline_cuts_what_still_runs_and_leaves_it_for_the_next_run(tmp_path):
+    problem = {"problem_id": "p1", "source_id": "s1", "origin_path": "m.py",
+               "entry_point": "Model", "code": P.PROBLEM, "inputs_origin": "defined",
+               "op_types": ["elementwise"], "degenerate_flags": []}
+    codes = {"a_hang": P.HANG, "b_honest": P.HONEST}
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        cat.insert_new("problems", _rows("problems", [problem]))
+        cat.insert_new("candidates", _rows("candidates", [
+            {"candidate_id": c, "problem_id": "p1", "code": code, "completion": code,
+             "backend": "replay", "model": "m", "turn": 0} for c, code in codes.items()]))
+        cut = VerifyConfig(device="cpu", trials=2, timeout_s=120, forward_timeout_s=100,
+                           workers=2, budget_s=1.0, deadline_s=15.0)
+        t = time.monotonic()
+        counts = verify(cat, cut)
+        assert time.monotonic() - t < 40  # the deadline, not the hang's 120 s limit
+        assert counts == {"verdicts": 1, "passed": 1, "left_for_next_run": 1}
+        assert [r["candidate_id"] for r in cat.rows("SELECT candidate_id FROM verdicts")] == [
+            "b_honest"]  # the hang has no verdict: it was cut, not judged
+
+
 def test_a_budget_only_for_the_local_runner():
-    with pytest.raises(ValueError, match="budget_s applies to the local runner"):
+    with pytest.raises(ValueError, match="budget_s and deadline_s apply to the local runner"):
         VerifyConfig(runner="ray", budget_s=60)
+    with pytest.raises(ValueError, match="deadline_s .3.0. is before budget_s .60"):
+        VerifyConfig(budget_s=60, deadline_s=3)
 
 
 def test_inductor_jobs_cover_the_sources_in_the_order_the_pipeline_lists_them(tmp_path):

@@ -5,8 +5,10 @@ problems mined, sound problems, candidates, verdicts, passed, pure-Triton passes
 op recorded and, for Inductor's programs, no extern kernel), dedup clusters, pairs, pairs
 flagged by decontamination, and KernelBench's problems with a pair. With `--rebuild-json FILE`
 (what `kcorpus rebuild --json` printed) and `--gpu-seconds S` (the rebuild's wall time on the
-GPU) it adds each stage's seconds and pairs per GPU-hour. The last line is one JSON object;
-`--out` also writes it to a file.
+GPU) it adds each stage's seconds and pairs per GPU-hour. A rebuild done in several runs, each on
+a fresh machine resuming the catalog of the one before (flows/gpu_corpus.sh), records each run
+with `--record-run RUNS --rebuild-json FILE --gpu-seconds S`; `--runs RUNS` then sums seconds
+over them. The last line is one JSON object; `--out` also writes it to a file.
 """
 
 from __future__ import annotations
@@ -114,24 +116,58 @@ def summary(workdir: Path) -> dict:
             "synth_inductor": inductor_jobs(workdir)}
 
 
+def stage_seconds(rebuild_json: Path) -> dict:
+    """Each stage's seconds, from the last line `kcorpus rebuild --json` printed."""
+    stages = json.loads(rebuild_json.read_text().strip().splitlines()[-1])
+    return {k: v.get("seconds") for k, v in stages.items() if isinstance(v, dict)}
+
+
+def over_runs(runs: list[dict]) -> dict:
+    """A rebuild done in several runs (each resuming the catalog of the one before, on a fresh
+    machine): GPU seconds and each stage's seconds summed over them, and the runs themselves."""
+    stages: dict[str, float] = {}
+    for run in runs:
+        for name, s in (run.get("stage_seconds") or {}).items():
+            stages[name] = round(stages.get(name, 0.0) + (s or 0.0), 1)
+    return {"gpu_seconds": round(sum(r["gpu_seconds"] for r in runs), 1),
+            "stage_seconds": stages, "runs": runs}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("workdir", type=Path)
+    p.add_argument("workdir", type=Path, nargs="?")
     p.add_argument("--rebuild-json", type=Path, help="what `kcorpus rebuild --json` printed")
     p.add_argument("--gpu-seconds", type=float, help="the rebuild's wall-clock seconds")
+    p.add_argument("--record-run", type=Path, metavar="RUNS",
+                   help="append this run (--rebuild-json, --gpu-seconds) to RUNS (JSONL), only")
+    p.add_argument("--runs", type=Path, help="a RUNS file: the rebuild was done in these runs")
     p.add_argument("--out", type=Path)
     a = p.parse_args(argv)
-    if not (a.workdir / "catalog.duckdb").is_file():
+    if a.record_run:
+        if not (a.rebuild_json and a.rebuild_json.is_file() and a.gpu_seconds):
+            print("error: --record-run needs --rebuild-json FILE and --gpu-seconds", file=sys.stderr)
+            return 2
+        run = {"gpu_seconds": round(a.gpu_seconds, 1), "stage_seconds": stage_seconds(a.rebuild_json)}
+        with a.record_run.open("a") as f:
+            f.write(json.dumps(run) + "\n")
+        return 0
+    if a.workdir is None or not (a.workdir / "catalog.duckdb").is_file():
         print(f"error: {a.workdir}: no catalog.duckdb here", file=sys.stderr)
         return 2
     result = summary(a.workdir)
-    if a.rebuild_json and a.rebuild_json.is_file():
-        stages = json.loads(a.rebuild_json.read_text().strip().splitlines()[-1])
-        result["stage_seconds"] = {k: v.get("seconds") for k, v in stages.items()
-                                   if isinstance(v, dict)}
-    if a.gpu_seconds:
-        result["gpu_seconds"] = round(a.gpu_seconds, 1)
-        result["pairs_per_gpu_hour"] = round(result["pairs"] * 3600 / a.gpu_seconds, 1)
+    if a.runs:
+        if not a.runs.is_file():
+            print(f"error: --runs {a.runs}: no such file", file=sys.stderr)
+            return 2
+        result.update(over_runs([json.loads(ln) for ln in a.runs.read_text().splitlines()
+                                 if ln.strip()]))
+    else:
+        if a.rebuild_json and a.rebuild_json.is_file():
+            result["stage_seconds"] = stage_seconds(a.rebuild_json)
+        if a.gpu_seconds:
+            result["gpu_seconds"] = round(a.gpu_seconds, 1)
+    if result.get("gpu_seconds"):
+        result["pairs_per_gpu_hour"] = round(result["pairs"] * 3600 / result["gpu_seconds"], 1)
     if a.out:
         a.out.write_text(json.dumps(result, indent=2) + "\n")
     print_result(result)

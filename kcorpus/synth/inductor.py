@@ -66,7 +66,8 @@ class InductorBackend:
         if jobs:
             with gpu_slots.hold_gpu("cuda", slots), \
                     bar("synth (inductor)", total=len(jobs)) as progress:  # autotuning uses the GPU
-                for answer in sandbox.run_jobs(jobs, limits, "cuda", budget_s=self.spec.budget_s):
+                for answer in sandbox.run_jobs(jobs, limits, "cuda", budget_s=self.spec.budget_s,
+                                                  deadline_s=self.spec.deadline_s):
                     self.answers.append(answer)
                     progress.advance()
         self.left = len(jobs) - len(self.answers)  # jobs a budget left for the next run

@@ -96,8 +96,8 @@ def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
 
 
 def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
-             visible_devices: str | None = None, budget_s: float | None = None
-             ) -> Iterator[dict]:
+             visible_devices: str | None = None, budget_s: float | None = None,
+             deadline_s: float | None = None) -> Iterator[dict]:
     """Verdicts from one fork server, in completion order. Jobs without a verdict (the server
     itself died) are not yielded: they stay pending for the next run. `visible_devices` pins
     the server to those GPUs (CUDA_VISIBLE_DEVICES); by default it sees what this process sees.
@@ -105,7 +105,13 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
     `budget_s`: no job starts after that many seconds; the jobs already started finish (so
     the call lasts at most budget_s + timeout_s) and the rest are not yielded (pending, as
     above). Jobs are then fed one per free slot (`Pacer`): a job queued in the server would
-    start after the deadline."""
+    start after the deadline.
+
+    `deadline_s`: at that many seconds the server is killed with the jobs it still runs; they
+    are not yielded either, so the call ends by then (set it above `budget_s`: a job cut short
+    has spent its time for nothing)."""
+    if budget_s is None and deadline_s is not None:
+        budget_s = deadline_s  # nothing starts after the deadline either
     pacer = Pacer(limits.parallel, budget_s) if budget_s is not None else None
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
@@ -117,6 +123,10 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
         feeder.start()
         drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never let it block
         drain.start()
+        cutter = threading.Timer(deadline_s, _kill_group, args=(proc,)) if deadline_s else None
+        if cutter:
+            cutter.daemon = True
+            cutter.start()
         try:
             for line in proc.stdout:
                 if line.startswith(b"{"):
@@ -126,6 +136,8 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
         finally:
             if pacer:
                 pacer.close()
+            if cutter:
+                cutter.cancel()
             _kill_group(proc)
             proc.wait()
 

@@ -129,7 +129,8 @@ def _run(jobs: list[dict], limits: sandbox.Limits, device: str, cfg: VerifyConfi
         yield from RUNNERS[cfg.runner](jobs, limits, device, cfg)
         return
     with gpu_slots.hold_gpu(device, cfg.gpu_slots):
-        yield from sandbox.run_jobs(jobs, limits, device, budget_s=cfg.budget_s)
+        yield from sandbox.run_jobs(jobs, limits, device, budget_s=cfg.budget_s,
+                                    deadline_s=cfg.deadline_s)
 
 
 def _flush(catalog: Catalog, rows: list[dict]) -> int:
