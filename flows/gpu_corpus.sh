@@ -8,7 +8,8 @@
 #                                  wrote on an earlier machine, to go on from (the catalog)
 #   gpu_corpus.sh collect [WAIT_S] wait up to WAIT_S for it, then copy the log, the summary
 #                                  (kcorpus.bench.corpus, over every run the state holds), the
-#                                  card, the manifest and the state (state.tgz) to $OUT
+#                                  card, the manifest, the state (state.tgz) and the logs
+#                                  (logs.tgz) to $OUT: six files
 #   gpu_corpus.sh kernelbench KB   with a KernelBench checkout KB: the same candidates through our
 #                                  fork server and KernelBench's harness, then the release's
 #                                  KernelBench export through that harness (verify_vs_kernelbench)
@@ -64,7 +65,8 @@ INNER
     while [ ! -f $WORK/rc ] && [ "$waited" -lt "${2:-0}" ]; do sleep 10; waited=$((waited + 10)); done
     grep -E "^progress |Finished|Crashed|Failed|Error" $WORK/rebuild.log | tail -15
     python3 -m kcorpus status --workdir "$WORK" --json 2>/dev/null | head -c 1500; echo
-    cp $WORK/rebuild.log $WORK/rebuild.json "$OUT"/ 2>/dev/null
+    # a copy returns at most 8 files: the logs go in one
+    (cd $WORK && tar czf "$OUT/logs.tgz" $(ls rebuild.log rebuild.json inductor_jobs.jsonl 2>/dev/null))
     if [ -f $WORK/rc ]; then
       echo "rebuild exit code $(cat $WORK/rc), $(cat $WORK/seconds) s"
       [ -f $WORK/run_recorded ] || { python3 -m kcorpus.bench.corpus --record-run "$WORK/runs.jsonl" \

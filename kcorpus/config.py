@@ -243,6 +243,9 @@ class VerifyConfig(_Model):
     forward_timeout_s: float = Field(10.0, gt=0, description="Python in forward outside kernels")
     tune_budget_s: float = Field(300.0, gt=0, description="compiling and autotuning, apart from timeout_s")
     memory_mb: int = Field(8192, ge=512)
+    host_memory_mb: float | None = Field(None, gt=0, description=(
+        "the host's memory that GPU jobs are admitted by (verify/admission.py); default "
+        "MemTotal, which a VM with ballooned memory reports far below its limit"))
     workers: int = Field(2, ge=1, le=64)
     lenient: bool = False
     runner: Literal["local", "ray"] = Field("local", description="ray: one task per GPU on a cluster")

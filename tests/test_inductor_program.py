@@ -84,3 +84,19 @@ def test_without_a_gpu_the_inductor_backend_says_why():
     backend = InductorBackend(SimpleNamespace(modes=["default"], max_problems=None, timeout_s=60))
     with pytest.raises(BackendUnavailable, match="needs a CUDA GPU"):
         backend.generate([{"problem_id": "p", "code": "x = 1\n"}])
+
+
+def test_inductor_code_without_a_triton_kernel_is_rejected_at_synthesis():
+    """A module where Inductor left every op to ATen (a lone matmul in default mode) has nothing
+    to verify: it is recorded as a synth reject, not sent to a sandbox to fail NO_TRITON_LAUNCH."""
+    backend = InductorBackend(SimpleNamespace(modes=["default"]))
+    answer = next(a for a in ANSWERS if a["mode"] == "default" and a["extern_kernels"] == ["mm"])
+    problem = {"problem_id": "p1", "code": answer["problem_code"]}
+    kept = backend._completion(problem, "default", answer)
+    assert kept.sampling["extern_kernels"] == ["mm"]  # one Triton kernel beside the matmul
+    head, _, rest = answer["code"].partition("async_compile.triton(")
+    name = head.rsplit("\n", 1)[1].split("=")[0].strip()  # the kernel's variable
+    body_end = rest.index("''', device_str='cuda')") + len("''', device_str='cuda')")
+    aten_only = head.rsplit("\n", 1)[0] + rest[body_end:].replace(f"{name}.run(", "# (")
+    rejected = backend._completion(problem, "default", {**answer, "code": aten_only})
+    assert rejected["reason"] == "inductor_no_triton" and "only mm" in rejected["detail"]

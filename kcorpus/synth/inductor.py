@@ -18,6 +18,7 @@ mode only: the second job would cost a compile and give the same code (which ded
 from __future__ import annotations
 
 import json
+import re
 
 from kcorpus.progress import bar
 from kcorpus.rejects import reject_row
@@ -29,6 +30,10 @@ from kcorpus.verify import admission, gpu_slots, sandbox
 TEMPLATE_OPS = {"mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution", "_int_mm",
                 "_scaled_mm", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                 "conv_transpose2d", "conv_transpose3d", "linear", "matmul"}
+
+
+# a kernel Inductor compiles from source in its output module (its Triton kernels, templates too)
+TRITON_KERNEL = re.compile(r"async_compile\.triton\(")
 
 
 class InductorBackend:
@@ -56,10 +61,11 @@ class InductorBackend:
                  "memory_mb": admission.job_mb(p.get("figures"), admission.INDUCTOR_FACTOR)}
                 for p in chosen for mode in self.spec.modes
                 if (p["problem_id"], template(mode)) not in done and _differs(p, mode)]
-        memory = self.verify_cfg.memory_mb if self.verify_cfg else 8192
-        workers = self.verify_cfg.workers if self.verify_cfg else 2
-        limits = sandbox.Limits(timeout_s=self.spec.timeout_s, memory_mb=memory, parallel=workers,
-                                admit_mb=admission.budget_mb("cuda"))
+        cfg = self.verify_cfg
+        limits = sandbox.Limits(timeout_s=self.spec.timeout_s,
+                                memory_mb=cfg.memory_mb if cfg else 8192,
+                                parallel=cfg.workers if cfg else 2,
+                                admit_mb=admission.budget_mb("cuda", cfg and cfg.host_memory_mb))
         completions, rejects = [], []
         slots = self.verify_cfg.gpu_slots if self.verify_cfg else 1
         self.answers = []
@@ -86,6 +92,10 @@ class InductorBackend:
                                    answer["outputs"])
             except (AssemblyError, SyntaxError) as e:
                 error = f"assembly: {e}"
+        if program is not None and not TRITON_KERNEL.search(answer["code"]):
+            return reject_row("synth", "", problem["problem_id"], f"inductor/{mode}",
+                              "inductor_no_triton", "Inductor's code calls no Triton kernel "
+                              f"(only {', '.join(answer['extern_kernels']) or 'ATen'})")
         if program is None:
             return reject_row("synth", "", problem["problem_id"], f"inductor/{mode}",
                               "inductor_failed", error or "no program")

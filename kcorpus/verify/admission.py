@@ -9,7 +9,10 @@ with `factor` per kind of job: a verification holds the reference, the candidate
 torch.compile baseline and fresh inputs for timing (VERIFY_FACTOR); an Inductor generation
 compiles and autotunes the reference (INDUCTOR_FACTOR); a probe runs the reference alone
 (PROBE_FACTOR). BASE_MB is a child's CUDA context and allocator slack. The budget is ADMIT_SHARE
-of the smaller of the GPU's memory and the host's (inputs are drawn on the host first).
+of the smaller of the GPU's memory and the host's (inputs are drawn on the host first). The
+host's is MemTotal unless the config gives it (`verify.host_memory_mb`): on a VM whose memory is
+ballooned (the Firecracker H200 machines), MemTotal starts at a tenth of the limit and grows only
+as memory is used, so the budget it gives admits a few jobs where sixteen fit.
 On the CPU nothing is admitted by memory here: each child has its own address-space limit.
 """
 
@@ -31,12 +34,13 @@ def job_mb(figures: str | dict | None, factor: float) -> float:
     return round(BASE_MB + factor * float(fig.get("peak") or 0) / 2**20, 1)
 
 
-def budget_mb(device: str) -> float:
-    """What the running jobs' estimates may add up to on `device` (0: no admission)."""
+def budget_mb(device: str, host_mb: float | None = None) -> float:
+    """What the running jobs' estimates may add up to on `device` (0: no admission), with the
+    host's memory `host_mb` (None: MemTotal)."""
     if device != "cuda":
         return 0.0
     import torch
 
     gpu = torch.cuda.get_device_properties(0).total_memory / 2**20
-    host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    host = host_mb or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
     return round(ADMIT_SHARE * min(gpu, host), 1)

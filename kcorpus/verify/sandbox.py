@@ -56,7 +56,7 @@ class Limits:
         from kcorpus.verify import admission
 
         return cls(cfg.timeout_s, cfg.memory_mb, cfg.workers, tune_budget_s=cfg.tune_budget_s,
-                   admit_mb=admission.budget_mb(device))
+                   admit_mb=admission.budget_mb(device, cfg.host_memory_mb))
 
 
 def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None,
