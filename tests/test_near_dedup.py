@@ -8,7 +8,11 @@ import duckdb
 import numpy as np
 import pytest
 
+from kcorpus import schema
 from kcorpus.bench.synthetic_code import corpus
+from kcorpus.catalog import Catalog
+from kcorpus.config import DedupConfig
+from kcorpus.dedup.stage import near_dedup
 from kcorpus.dedup.near import NearDedupConfig, near_clusters
 from kcorpus.dedup.shingles import normalise, shingle_hashes
 from tests.conftest import run_cli
@@ -49,3 +53,33 @@ def test_bench_dedup_prints_a_table_and_one_json_line():
     for key in ("rows", "seconds", "recall", "precision", "datasketch_seconds", "peak_rss_mb"):
         assert key in result
     assert result["rows"] == 4000 and result["recall"] >= 0.9 and result["precision"] >= 0.9
+
+
+def _rows(table: str, rows: list[dict]):
+    full = []
+    for r in rows:
+        row = {name: None for name in schema.table(table).column_names}
+        row.update(r)
+        full.append(row)
+    return schema.table(table).to_arrow(full)
+
+
+def test_alike_solutions_repeat_each_other_only_when_their_problems_do(tmp_path):
+    """A generated matmul for a plain and for a triangular matmul shares most of its text
+    (Inductor's template); as pairs they differ, because their problems do. The same solution
+    to two copies of one problem is one pair."""
+    plain, tri = corpus(2, dup_share=0.0, seed=5)[0]  # two unrelated problem programs
+    solution = "\n".join(f"def kernel_{i}(x, y):\n    return tl.dot(x, y) * {i}" for i in range(40))
+    problems = [("plain", plain), ("plain_copy", plain + "\n# a copy\n"), ("tri", tri)]
+    candidates = [(f"c_{p}", p, solution + f"\n# for {p}\n") for p, _ in problems]
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        cat.insert_new("problems", _rows("problems", [
+            {"problem_id": p, "source_id": "s", "code": code} for p, code in problems]))
+        cat.insert_new("candidates", _rows("candidates", [
+            {"candidate_id": c, "problem_id": p, "code": code} for c, p, code in candidates]))
+        counts = near_dedup(cat, DedupConfig())
+        got = {r["item_id"]: r["cluster_id"] for r in cat.rows(
+                "SELECT item_id, cluster_id FROM dedup WHERE method = 'near' "
+                "AND item_kind = 'candidate'")}
+    assert counts["near_problem_clusters"] == 2 and counts["near_candidate_clusters"] == 2
+    assert got["c_plain"] == got["c_plain_copy"] != got["c_tri"]

@@ -100,6 +100,9 @@ def summary(workdir: Path) -> dict:
             "SELECT s.repo_name AS name, count(*) AS n FROM problems p "
             "JOIN sources s USING (source_id) WHERE s.repo_name LIKE '%KernelBench%' "
             "GROUP BY s.repo_name")}
+        passed = {r["problem_id"] for r in cat.rows(
+            "SELECT DISTINCT c.problem_id FROM verdicts v JOIN candidates c USING (candidate_id) "
+            "WHERE v.passed")}
     pairs, root = release_pairs(workdir)
     pure = [p for p in pairs if pure_triton(p)]
     speedups = sorted(p["speedup_eager"] for p in pairs if p.get("speedup_eager"))
@@ -111,6 +114,9 @@ def summary(workdir: Path) -> dict:
             "kernelbench_problems": len(kb), "kernelbench_by_source": kb_levels,
             "kernelbench_problems_with_pair": len({p["problem_id"] for p in pairs} & kb),
             "kernelbench_problems_with_pure_triton_pair": len({p["problem_id"] for p in pure} & kb),
+            # before dedup keeps one pair of each near cluster (KernelBench's problems that
+            # differ only in sizes are near copies)
+            "kernelbench_problems_with_verified_pass": len(passed & kb),
             "median_speedup_eager": speedups[len(speedups) // 2] if speedups else None,
             "release": str(root) if root else None, "verify": phases,
             "synth_inductor": inductor_jobs(workdir)}

@@ -6,7 +6,6 @@ Near clusters replace the previous `near` rows in one transaction; nothing else 
 from __future__ import annotations
 
 import duckdb
-import numpy as np
 
 from kcorpus import schema
 from kcorpus.catalog import Catalog
@@ -37,22 +36,32 @@ def near_config(cfg: DedupConfig) -> NearDedupConfig:
 
 
 def near_dedup(catalog: Catalog, cfg: DedupConfig) -> dict[str, int]:
+    """Near clusters of problems, then of candidates within their problems' clusters: two
+    solutions alike in text (Inductor's matmul template, for a plain and a triangular matmul)
+    repeat each other as pairs only when their problems do too."""
     near = near_config(cfg)
-    counts = {}
+    counts: dict[str, int] = {}
+    problem_cluster: dict[str, str] = {}
     for kind, (table, id_col) in _NEAR_ITEMS.items():
-        rows = catalog.rows(f"SELECT {id_col} AS id, code FROM {table} WHERE code <> '' "
+        extra = ", problem_id" if kind == "candidate" else ""
+        rows = catalog.rows(f"SELECT {id_col} AS id, code{extra} FROM {table} WHERE code <> '' "
                             f"ORDER BY {id_col}")
         if not rows:
             continue
         with duckdb.connect() as con:  # scratch space for bands and components
             labels, _ = near_clusters(con, [r["code"] for r in rows], near)
-        out = [{"item_id": r["id"], "item_kind": kind, "method": "near",
-                "cluster_id": content_id(kind, "near", rows[label]["id"])}
-               for r, label in zip(rows, labels)]
+        if kind == "problem":
+            ids = [content_id(kind, "near", rows[label]["id"]) for label in labels]
+            problem_cluster = {r["id"]: c for r, c in zip(rows, ids)}
+        else:
+            ids = [content_id(kind, "near", problem_cluster.get(r["problem_id"], r["problem_id"]),
+                              rows[label]["id"]) for r, label in zip(rows, labels)]
+        out = [{"item_id": r["id"], "item_kind": kind, "method": "near", "cluster_id": c}
+               for r, c in zip(rows, ids)]
         with catalog.transaction():
             catalog.con.execute("DELETE FROM dedup WHERE method = 'near' AND item_kind = ?", [kind])
             catalog.insert_new("dedup", schema.table("dedup").to_arrow(out))
-        counts[f"near_{kind}_clusters"] = int(len(np.unique(labels)))
+        counts[f"near_{kind}_clusters"] = len(set(ids))
     return counts
 
 
