@@ -18,12 +18,14 @@ def content_id(*parts: str) -> str:
     return h.hexdigest()[:32]
 
 
-def normalize_code(code: str) -> str:
-    """Code without comments, docstrings and formatting; the text itself when it does not parse."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return code.strip()
+def normalize_code(code: str, tree: ast.Module | None = None) -> str:
+    """Code without comments, docstrings and formatting; the text itself when it does not parse.
+    `tree`: the code already parsed (it is changed: its docstrings are dropped)."""
+    if tree is None:
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            return code.strip()
     todo: list[ast.AST] = [tree]
     while todo:  # statements only: a docstring is never inside an expression
         node = todo.pop()
@@ -43,5 +45,5 @@ def normalize_code(code: str) -> str:
     return ast.unparse(tree)
 
 
-def code_id(code: str, *context: str) -> str:
-    return content_id(*context, normalize_code(code))
+def code_id(code: str, *context: str, tree: ast.Module | None = None) -> str:
+    return content_id(*context, normalize_code(code, tree))

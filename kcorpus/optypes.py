@@ -34,9 +34,9 @@ CATEGORIES: list[tuple[str, re.Pattern]] = [
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
-def op_types(code: str) -> list[str]:
-    """Categories of the ops `code` calls, most specific first."""
-    tree = ast.parse(code)
+def op_types(code: str, tree: ast.Module | None = None) -> list[str]:
+    """Categories of the ops `code` calls, most specific first (`tree`: the code parsed)."""
+    tree = tree or ast.parse(code)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):

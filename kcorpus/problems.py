@@ -7,7 +7,9 @@ kept as `too_large_for_cpu` (its candidates wait for a GPU), and a run on a GPU 
 Nondeterministic and degenerate problems (outputs near zero, outputs that do not move with the
 inputs or the weights) get no candidates and are not published. Modules whose file gave no
 inputs (`guesses`) are tried with each guessed program in turn: the first sound one becomes a
-problem (`inputs_origin: inferred`), and a module none of them fits becomes a reject. A sound
+problem (`inputs_origin: inferred`). Where none is, the errors that name the input wanted (a
+convolution's channels, a linear layer's features...) give repaired programs, tried in a
+further round (mine/repair.py); a module none of them fits becomes a reject. A sound
 problem's op labels, level, FLOPs and bytes then come from what its forward ran
 (optypes.aten_op_types), replacing the static labels of mining time.
 """
@@ -15,6 +17,7 @@ problem's op labels, level, FLOPs and bytes then come from what its forward ran
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from kcorpus import optypes, schema
@@ -22,6 +25,7 @@ from kcorpus.catalog import Catalog
 from kcorpus.config import VerifyConfig
 from kcorpus.progress import bar
 from kcorpus.ids import code_id
+from kcorpus.mine import repair
 from kcorpus.rejects import reject_row
 from kcorpus.verify import sandbox
 
@@ -50,7 +54,7 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     by_guess = {g["id"]: g for g in guesses}
     probes, inferred, rejects = [], [], []
     with bar(f"problems ({device})", total=len(jobs)) as progress:
-        for answer in _answers(jobs, cfg, device):
+        for answer in repairing(jobs, by_guess, lambda js: _answers(js, cfg, device)):
             probes.append(probe_row(answer))
             guess = by_guess.get(answer["id"])
             if guess is not None:
@@ -66,6 +70,35 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
         _label_from_aten(catalog, [p for p in probes if p["aten_ops"]], scalar)
     return {"probed": added, "ok": sum(r["ok"] for r in probes), "inferred": len(inferred),
             "too_large_for_cpu": sum("too_large_for_cpu" in r["flags"] for r in probes)}
+
+
+def repairing(jobs: list[dict], guesses: dict[str, dict], run) -> Iterator[dict]:
+    """The answers of `run(jobs)`, with a guess that failed probed again on the programs its
+    errors ask for (repair.py), for up to repair.ROUNDS more rounds; its answer then carries
+    every program tried, and `guesses[id]["programs"]` the ones of the answer's round."""
+    for round_ in range(repair.ROUNDS + 1):
+        again = []
+        for answer in run(jobs):
+            guess = guesses.get(answer["id"])
+            fixed = (_repairs(guess["programs"], answer.get("tried") or [])
+                     if guess is not None and answer.get("ok") is None and round_ < repair.ROUNDS
+                     else [])
+            if not fixed:
+                if guess is not None and guess.get("tried_before"):
+                    answer = {**answer, "tried": guess["tried_before"] + (answer.get("tried") or [])}
+                yield answer
+                continue
+            guess["tried_before"] = guess.get("tried_before", []) + answer["tried"]
+            guess["programs"] = fixed
+            again.append({**next(j for j in jobs if j["id"] == answer["id"]), "programs": fixed})
+        if not again:
+            return
+        jobs = again
+
+
+def _repairs(programs: list[str], tried: list[dict]) -> list[str]:
+    fixed = (repair.repaired(programs[t["index"]], t["error"]) for t in tried if "error" in t)
+    return [p for p in dict.fromkeys(fixed) if p is not None and p not in programs]
 
 
 def _answers(jobs: list[dict], cfg: VerifyConfig, device: str):

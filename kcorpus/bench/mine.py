@@ -36,6 +36,7 @@ from kcorpus.config import MineConfig
 from kcorpus.mine.files import list_python_files
 from kcorpus.mine.kernel_check import CheckConfig, check_kernels
 from kcorpus.mine.per_file import mine_tree
+from kcorpus.problems import repairing
 from kcorpus.verify import sandbox
 
 KINDS = [("norm", r"norm"), ("pooling", r"pool"), ("mlp", r"mlp|feedforward|ffn|glu"),
@@ -120,18 +121,21 @@ def _module_records(rows) -> list[dict]:
 
 
 def trials(modules: list[dict], workers: int) -> tuple[int, float]:
-    """Run every guessed module's programs in the sandbox; mark `runnable`. (made runnable, s)"""
+    """Run every guessed module's programs in the sandbox, with the problems stage's repair
+    rounds; mark `runnable`. (made runnable, s)"""
     jobs = [{"kind": "probe", "id": str(i), "programs": m["guess"]["programs"], "device": "cpu"}
             for i, m in enumerate(modules) if m["guess"] is not None]
+    guesses = {j["id"]: {"programs": j["programs"]} for j in jobs}
+    limits = sandbox.Limits(timeout_s=60, parallel=workers)
     t0 = time.perf_counter()
     made = 0
-    for answer in sandbox.run_jobs(jobs, sandbox.Limits(timeout_s=60, parallel=workers), "cpu"):
+    for answer in repairing(jobs, guesses, lambda js: sandbox.run_jobs(js, limits, "cpu")):
         m = modules[int(answer["id"])]
         m["runnable"] = answer.get("ok") is not None
         m["reason"] = "" if m["runnable"] else "not_runnable"
         tried = answer.get("tried") or [{"error": answer.get("failure_code", "no answer")}]
-        m["error"] = "" if m["runnable"] else re.sub(r"'[^']*'|\b\d+\b", "…",
-                                                     tried[0].get("error", ""))[:80]
+        last = next((t["error"] for t in reversed(tried) if "error" in t), "degenerate outputs")
+        m["error"] = "" if m["runnable"] else re.sub(r"'[^']*'|\b\d+\b", "…", last)[:80]
         made += m["runnable"]
     return made, time.perf_counter() - t0
 

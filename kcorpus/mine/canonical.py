@@ -179,9 +179,10 @@ def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str],
 
 
 def problem_row(p: Problem, source_id: str, path: str) -> dict:
-    cats = optypes.op_types(p.code)
+    tree = ast.parse(p.code)  # once, for both: the id's normalising drops the tree's docstrings
+    cats = optypes.op_types(p.code, tree)
     return {
-        "problem_id": code_id(p.code),
+        "problem_id": code_id(p.code, tree=tree),
         "source_id": source_id,
         "origin_path": path,
         "line_start": p.line_start,
