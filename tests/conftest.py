@@ -51,6 +51,14 @@ def make_git_repo(path: Path, files: dict[str, str | bytes] | None = None,
     return git(path, "rev-parse", "HEAD")
 
 
+def table_rows(table: str, rows: list[dict]):
+    """`rows` as an Arrow table of catalog `table`, every column not given left null."""
+    from kcorpus import schema
+
+    full = [{**{name: None for name in schema.table(table).column_names}, **r} for r in rows]
+    return schema.table(table).to_arrow(full)
+
+
 def write_pipeline(path: Path, body: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)

@@ -11,22 +11,14 @@ import time
 
 import pytest
 
-from kcorpus import schema
 from kcorpus.catalog import Catalog
 from kcorpus.config import PipelineConfig, VerifyConfig
 from kcorpus.synth.stage import _in_source_order
 from kcorpus.verify import tricks as P
 from kcorpus.verify.sandbox import Pacer
 from kcorpus.verify.stage import verify
+from tests.conftest import table_rows
 
-
-def _rows(table: str, rows: list[dict]) -> object:
-    full = []
-    for r in rows:
-        row = {name: None for name in schema.table(table).column_names}
-        row.update(r)
-        full.append(row)
-    return schema.table(table).to_arrow(full)
 
 
 def test_the_pacer_feeds_a_window_ahead_and_nothing_after_its_budget():
@@ -52,8 +44,8 @@ def test_a_verify_budget_keeps_its_verdicts_and_leaves_the_rest_for_the_next_run
     names = ["a_hang", "b_honest", "c_honest", "d_honest"]
     codes = {"a_hang": P.HANG, "b_honest": P.HONEST, "c_honest": P.HONEST, "d_honest": P.HONEST}
     with Catalog(tmp_path / "c.duckdb") as cat:
-        cat.insert_new("problems", _rows("problems", [problem]))
-        cat.insert_new("candidates", _rows("candidates", [
+        cat.insert_new("problems", table_rows("problems", [problem]))
+        cat.insert_new("candidates", table_rows("candidates", [
             {"candidate_id": c, "problem_id": "p1", "code": codes[c], "completion": codes[c],
              "backend": "replay", "model": "m", "turn": 0} for c in names]))
         boxed = VerifyConfig(device="cpu", trials=2, timeout_s=4, forward_timeout_s=3, workers=1,
@@ -78,8 +70,8 @@ def test_a_deadline_cuts_what_still_runs_and_leaves_it_for_the_next_run(tmp_path
                "op_types": ["elementwise"], "degenerate_flags": []}
     codes = {"a_hang": P.HANG, "b_honest": P.HONEST}
     with Catalog(tmp_path / "c.duckdb") as cat:
-        cat.insert_new("problems", _rows("problems", [problem]))
-        cat.insert_new("candidates", _rows("candidates", [
+        cat.insert_new("problems", table_rows("problems", [problem]))
+        cat.insert_new("candidates", table_rows("candidates", [
             {"candidate_id": c, "problem_id": "p1", "code": code, "completion": code,
              "backend": "replay", "model": "m", "turn": 0} for c, code in codes.items()]))
         cut = VerifyConfig(device="cpu", trials=2, timeout_s=120, forward_timeout_s=100,
@@ -108,12 +100,12 @@ def test_inductor_jobs_cover_the_sources_in_the_order_the_pipeline_lists_them(tm
     sources = [("s1", "org/third"), ("s2", "second"), ("s3", "org/first"), ("s4", "unlisted")]
     problems = [(f"p{i}", sid) for i, sid in enumerate(["s1", "s4", "s2", "s3", "s1", "s3"])]
     with Catalog(tmp_path / "c.duckdb") as cat:
-        cat.insert_new("sources", _rows("sources", [
+        cat.insert_new("sources", table_rows("sources", [
             {"source_id": s, "kind": "local", "url": n, "repo_name": n} for s, n in sources]))
-        cat.insert_new("problems", _rows("problems", [
+        cat.insert_new("problems", table_rows("problems", [
             {"problem_id": p, "source_id": s, "origin_path": "m.py", "entry_point": "Model",
              "code": "x", "op_types": [], "degenerate_flags": []} for p, s in problems]))
-        cat.insert_new("probes", _rows("probes", [
+        cat.insert_new("probes", table_rows("probes", [
             {"problem_id": p, "ok": p != "p5", "flags": [], "aten_ops": []}
             for p, _ in problems]))
         order = [r["problem_id"] for r in _in_source_order(cat, cfg)]

@@ -8,14 +8,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from kcorpus import schema
 from kcorpus.bench.synthetic_code import corpus
 from kcorpus.catalog import Catalog
 from kcorpus.config import DedupConfig
 from kcorpus.dedup.stage import near_dedup
 from kcorpus.dedup.near import NearDedupConfig, near_clusters
 from kcorpus.dedup.shingles import normalise, shingle_hashes
-from tests.conftest import run_cli
+from tests.conftest import run_cli, table_rows
 
 
 def test_normalising_ignores_names_comments_and_layout_but_keeps_apis_and_numbers():
@@ -55,14 +54,6 @@ def test_bench_dedup_prints_a_table_and_one_json_line():
     assert result["rows"] == 4000 and result["recall"] >= 0.9 and result["precision"] >= 0.9
 
 
-def _rows(table: str, rows: list[dict]):
-    full = []
-    for r in rows:
-        row = {name: None for name in schema.table(table).column_names}
-        row.update(r)
-        full.append(row)
-    return schema.table(table).to_arrow(full)
-
 
 def test_alike_solutions_repeat_each_other_only_when_their_problems_do(tmp_path):
     """A generated matmul for a plain and for a triangular matmul shares most of its text
@@ -73,9 +64,9 @@ def test_alike_solutions_repeat_each_other_only_when_their_problems_do(tmp_path)
     problems = [("plain", plain), ("plain_copy", plain + "\n# a copy\n"), ("tri", tri)]
     candidates = [(f"c_{p}", p, solution + f"\n# for {p}\n") for p, _ in problems]
     with Catalog(tmp_path / "c.duckdb") as cat:
-        cat.insert_new("problems", _rows("problems", [
+        cat.insert_new("problems", table_rows("problems", [
             {"problem_id": p, "source_id": "s", "code": code} for p, code in problems]))
-        cat.insert_new("candidates", _rows("candidates", [
+        cat.insert_new("candidates", table_rows("candidates", [
             {"candidate_id": c, "problem_id": p, "code": code} for c, p, code in candidates]))
         counts = near_dedup(cat, DedupConfig())
         got = {r["item_id"]: r["cluster_id"] for r in cat.rows(
