@@ -5,14 +5,17 @@
 #                                  site X (a site.tar.xz: `kcorpus.wheelhouse --pack`)
 #   gpu_corpus.sh start SRC [STATE] rebuild in the background (KCORPUS_SRC=SRC, a directory or a
 #                                  .tgz of one), workdir $WORK; STATE: a state.tgz that collect
-#                                  wrote on an earlier machine, to go on from (the catalog)
+#                                  wrote on an earlier machine, to go on from (the catalog and
+#                                  the releases)
 #   gpu_corpus.sh collect [WAIT_S] wait up to WAIT_S for it, then copy the log, the summary
 #                                  (kcorpus.bench.corpus, over every run the state holds), the
 #                                  card, the manifest, the state (state.tgz) and the logs
 #                                  (logs.tgz) to $OUT: six files
-#   gpu_corpus.sh kernelbench KB   with a KernelBench checkout KB: the same candidates through our
+#   gpu_corpus.sh kernelbench KB [STATE]
+#                                  with a KernelBench checkout KB: the same candidates through our
 #                                  fork server and KernelBench's harness, then the release's
-#                                  KernelBench export through that harness (verify_vs_kernelbench)
+#                                  KernelBench export through that harness (verify_vs_kernelbench);
+#                                  STATE: a state.tgz from collect, whose release it checks
 # Each step exports PYTHONPATH=checkout:$SITE (the checkout's kcorpus before the wheel's);
 # on a box of your own, `pip install` the wheelhouse instead.
 # SITE and WORK live outside the checkout (the device tool replaces the checkout every call).
@@ -72,7 +75,8 @@ INNER
       [ -f $WORK/run_recorded ] || { python3 -m kcorpus.bench.corpus --record-run "$WORK/runs.jsonl" \
         --rebuild-json $WORK/rebuild.json --gpu-seconds "$(cat $WORK/seconds)" && touch $WORK/run_recorded; }
       python3 -m kcorpus.bench.corpus "$WORK" --runs "$WORK/runs.jsonl" --out "$OUT/corpus_h200.json"
-      (cd $WORK && tar czf "$OUT/state.tgz" catalog.duckdb runs.jsonl $(ls inductor_jobs.jsonl 2>/dev/null))
+      (cd $WORK && tar czf "$OUT/state.tgz" catalog.duckdb runs.jsonl \
+        $(ls -d inductor_jobs.jsonl releases 2>/dev/null))
       ls -la "$OUT/state.tgz"
       latest=$(ls -d $WORK/releases/latest $WORK/releases/*/latest 2>/dev/null | head -1)
       [ -n "$latest" ] && cp "$latest/README.md" "$OUT/card_README.md" && cp "$latest/manifest.json" "$latest/speedups.svg" "$OUT/" 2>/dev/null
@@ -82,11 +86,12 @@ INNER
     fi
     ;;
   kernelbench)
+    if [ -n "${3:-}" ]; then tar xzf "$3" -C "$WORK" || exit 1; fi
     python3 -m kcorpus bench verify-vs-kernelbench --kernelbench "$2" --parallel 16 --timeout 120 \
       --out "$OUT/verify_vs_kernelbench_detail.json" | tail -1 | tee "$OUT/verify_vs_kernelbench_h200.json"
     latest=$(ls -d $WORK/releases/latest $WORK/releases/*/latest 2>/dev/null | head -1)
     [ -n "$latest" ] && python3 -m kcorpus bench verify-vs-kernelbench --kernelbench "$2" \
       --release "$latest" --timeout 300 | tail -1 | tee "$OUT/kernelbench_export_check.json"
     ;;
-  *) echo "usage: gpu_corpus.sh install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB"; exit 2 ;;
+  *) echo "usage: gpu_corpus.sh install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE]"; exit 2 ;;
 esac

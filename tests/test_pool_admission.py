@@ -42,3 +42,36 @@ def test_without_a_budget_every_slot_is_used():
     jobs = [{"id": f"j{i}", "memory_mb": 700, "sleep": 0.5} for i in range(4)]
     got = _run(jobs, admit_mb=0)
     assert all(_overlap(got["j0"], got[f"j{i}"]) for i in range(1, 4))
+
+
+def _short_of_memory(job, lock, report) -> dict:
+    """Runs out of memory unless it runs alone (`always`: even then)."""
+    start = time.time()
+    time.sleep(0.3)
+    oom = job.get("always") or not job.get("alone")
+    return {"id": job["id"], "start": start, "end": time.time(), "alone": bool(job.get("alone")),
+            "passed": not oom, "failure_code": "OOM" if oom else "", "message": ""}
+
+
+def test_a_job_that_ran_out_of_memory_beside_others_runs_again_alone():
+    jobs = [{"id": "tight", "memory_mb": 300, "sleep": 0.3},
+            {"id": "neighbour", "memory_mb": 300, "sleep": 1.0}]
+    pool = ForkPool(PoolConfig(parallel=4, timeout_s=30, isolate=False, admit_mb=1000),
+                    lambda job, lock, report: (_short_of_memory(job, lock, report)
+                                               if job["id"] == "tight" else _sleepy(job, lock, report)))
+    try:
+        got = {v["id"]: v for v in pool.run(jobs)}
+    finally:
+        pool.close()
+    assert got["tight"]["passed"] and got["tight"]["alone"]  # the verdict is the lone run's
+    assert not _overlap(got["tight"], got["neighbour"])
+
+
+def test_a_job_out_of_memory_alone_keeps_its_verdict():
+    pool = ForkPool(PoolConfig(parallel=4, timeout_s=30, isolate=False, admit_mb=1000),
+                    _short_of_memory)
+    try:
+        got = list(pool.run([{"id": "lone", "memory_mb": 300, "always": True}]))
+    finally:
+        pool.close()
+    assert [v["failure_code"] for v in got] == ["OOM"] and not got[0]["alone"]

@@ -254,6 +254,34 @@ def test_redraws_keep_what_get_inputs_guarantees():
     assert usable == ["given"] and set(skipped) == {"scaled", "uniform", "offset"}
 
 
+def test_inputs_are_drawn_on_the_device_unless_get_inputs_needs_the_host():
+    """On a GPU, get_inputs() runs under the device (gigabytes drawn there, not on one CPU
+    thread); one that needs the host (NumPy here) is drawn on the CPU and moved, from then on
+    without trying the device again. The meta device stands in for a GPU."""
+    import numpy as np
+    import torch
+
+    from kcorpus.verify import correctness
+
+    seen = []
+
+    def on_any_device():
+        seen.append(torch.empty(0).device.type)
+        return [torch.randn(4, 8), 3]
+
+    def needs_numpy():
+        seen.append(torch.empty(0).device.type)
+        return [torch.from_numpy(np.ones((4, 8), dtype=np.float32) * torch.rand(1).numpy())]
+
+    xs = correctness.draw_inputs(on_any_device, 1, "scaled", device="meta")
+    assert seen == ["meta"] and xs[0].device.type == "meta" and xs[1] == 3
+    seen.clear()
+    for _ in range(2):
+        ys = correctness.draw_inputs(needs_numpy, 1, "given", device="meta")
+        assert ys[0].device.type == "meta" and ys[0].shape == (4, 8)
+    assert seen == ["meta", "cpu", "cpu"]  # tried on the device once, then on the host
+
+
 def test_a_resized_batch_is_whole_rows_shared_by_every_tensor_of_that_batch():
     import torch
 

@@ -61,7 +61,8 @@ def catalog_counts(cat: Catalog) -> dict:
 def verify_phases(cat: Catalog) -> dict:
     """Where verification spent its time: children's seconds in all, and per phase the sum and
     the median over the verdicts that reached it (gpu_lock_wait: waiting for the timing lock)."""
-    rows = cat.rows("SELECT seconds, phase_seconds, failure_code FROM verdicts")
+    rows = cat.rows("SELECT seconds, phase_seconds, failure_code, gpu_peak_mb, memory_mb "
+                    "FROM verdicts")
     phases: dict[str, list[float]] = {}
     for r in rows:
         for name, s in json.loads(r["phase_seconds"] or "{}").items():
@@ -70,7 +71,19 @@ def verify_phases(cat: Catalog) -> dict:
     return {"child_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
             "phases": {n: {"sum": round(sum(v), 1), "median": round(statistics.median(v), 3)}
                        for n, v in sorted(phases.items())},
-            "verdicts_by_code": dict(codes.most_common())}
+            "verdicts_by_code": dict(codes.most_common()), "memory": memory_fit(rows)}
+
+
+def memory_fit(jobs: list[dict]) -> dict:
+    """How the admission estimates (memory_mb) compared with the children's real GPU peaks
+    (gpu_peak_mb): the ratio peak / estimate, median and largest, over jobs that have both."""
+    ratios = sorted(j["gpu_peak_mb"] / j["memory_mb"] for j in jobs
+                    if j.get("gpu_peak_mb") and j.get("memory_mb"))
+    if not ratios:
+        return {}
+    return {"jobs": len(ratios), "peak_over_estimate_median": round(statistics.median(ratios), 3),
+            "peak_over_estimate_max": round(ratios[-1], 3),
+            "over_estimate": sum(r > 1 for r in ratios)}
 
 
 def inductor_jobs(workdir: Path) -> dict:
@@ -86,7 +99,8 @@ def inductor_jobs(workdir: Path) -> dict:
                                    for j in jobs)))
     return {"jobs": len(jobs), "compile_seconds": round(sum(seconds), 1),
             "median_s": round(statistics.median(seconds), 2) if seconds else None,
-            "max_s": max(seconds, default=None), "no_program": dict(failed)}
+            "max_s": max(seconds, default=None), "no_program": dict(failed),
+            "memory": memory_fit(jobs)}
 
 
 def summary(workdir: Path) -> dict:

@@ -111,6 +111,7 @@ def _log_answers(catalog: Catalog, answers: list[dict]) -> None:
         for a in answers:
             f.write(json.dumps({"id": a.get("id"), "seconds": a.get("seconds"),
                                 "child_rss_mb": a.get("child_rss_mb"),
+                                "gpu_peak_mb": a.get("gpu_peak_mb"), "memory_mb": a.get("memory_mb"),
                                 "error": (a.get("error") or a.get("message") or "")[:200],
                                 "failure_code": a.get("failure_code")}) + "\n")
 

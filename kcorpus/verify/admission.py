@@ -14,6 +14,12 @@ host's is MemTotal unless the config gives it (`verify.host_memory_mb`): on a VM
 ballooned (the Firecracker H200 machines), MemTotal starts at a tenth of the limit and grows only
 as memory is used, so the budget it gives admits a few jobs where sixteen fit.
 On the CPU nothing is admitted by memory here: each child has its own address-space limit.
+
+The factors are estimates (a verdict records the child's real peak, `gpu_peak_mb`, beside the
+`memory_mb` it was admitted with): a job that runs out of memory while others ran beside it is
+run again alone (pool.ForkPool), so an estimate that is too low costs time, never a verdict.
+Inputs are drawn on the GPU (correctness.draw_inputs), so the host holds little more than the
+weights while they are built.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ import json
 import os
 
 BASE_MB = 1024
-VERIFY_FACTOR = 4
-INDUCTOR_FACTOR = 4
+VERIFY_FACTOR = 3
+INDUCTOR_FACTOR = 2.5
 PROBE_FACTOR = 3
 ADMIT_SHARE = 0.8
 

@@ -51,31 +51,65 @@ class Domain:
     props: tuple = ()
 
 
-def draw_inputs(get_inputs, seed: int, dist: str, domain: Domain | None = None) -> list:
+def draw_inputs(get_inputs, seed: int, dist: str, domain: Domain | None = None,
+                device: str | None = None) -> list:
     """get_inputs() under `seed`, floating tensors redrawn from distribution `dist`, except the
-    ones the domain says never change."""
+    ones the domain says never change. With `device`, the tensors are drawn there (under
+    `torch.device(device)`: a GPU draws gigabytes in milliseconds where one CPU thread takes
+    seconds) and moved there; a get_inputs() that cannot draw on it (NumPy, host-only ops)
+    draws on the CPU and its tensors are moved."""
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed + 7919)
+    if device and device != "cpu" and get_inputs not in _HOST_ONLY:
+        try:
+            with torch.device(device):
+                drawn = get_inputs()
+        except Exception:  # noqa: BLE001  (it needs the host: draw there from now on)
+            _HOST_ONLY.add(get_inputs)
+            return draw_inputs(get_inputs, seed, dist, domain, device)
+    else:
+        drawn = get_inputs()
+    if device:
+        drawn = [x.to(device) if isinstance(x, torch.Tensor) else x for x in drawn]
+    gens: dict = {}
     props = domain.props if domain else ()
-    return [x if i < len(props) and props[i] and "fixed" in props[i] else _redraw(x, dist, gen)
-            for i, x in enumerate(get_inputs())]
+    return [x if i < len(props) and props[i] and "fixed" in props[i] else _redraw(x, dist, gens, seed)
+            for i, x in enumerate(drawn)]
 
 
-def infer_domain(get_inputs, seed: int, draws: int = 3) -> Domain:
-    samples = [draw_inputs(get_inputs, seed + k, "given") for k in range(draws)]
-    props = []
-    for i, x in enumerate(samples[0]):
-        values = [s[i] for s in samples if i < len(s)]
-        ok = len(values) == draws and all(
-            isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel() and v.shape == x.shape
-            for v in values)
-        props.append(_guarantees(values) if ok else None)
-    return Domain(tuple(props))
+_HOST_ONLY: set = set()  # get_inputs functions that failed to draw on a device
 
 
-def _guarantees(values: list[torch.Tensor]) -> frozenset:
-    lo = min(v.min().item() for v in values)
-    hi = max(v.max().item() for v in values)
+def infer_domain(get_inputs, seed: int, draws: int = 3, device: str | None = None) -> Domain:
+    """What every one of `draws` draws guarantees, per input; one draw is held at a time beside
+    the first (a GPU-sized problem's inputs are gigabytes)."""
+    first = draw_inputs(get_inputs, seed, "given", device=device)
+    stats = [_stats(x) for x in first]
+    for k in range(1, draws):
+        sample = draw_inputs(get_inputs, seed + k, "given", device=device)
+        for i, x in enumerate(first):
+            y = sample[i] if i < len(sample) else None
+            if stats[i] is None or not _like(x, y):
+                stats[i] = None
+                continue
+            lo, hi, integral, fixed = stats[i]
+            y_lo, y_hi, y_int, _ = _stats(y)
+            stats[i] = (min(lo, y_lo), max(hi, y_hi), integral and y_int,
+                        fixed and torch.equal(x, y))
+        del sample
+    return Domain(tuple(None if st is None else _guarantees(*st) for st in stats))
+
+
+def _like(x, y) -> bool:
+    return isinstance(y, torch.Tensor) and y.is_floating_point() and y.shape == x.shape
+
+
+def _stats(x) -> tuple | None:
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
+        return None
+    return x.min().item(), x.max().item(), bool(torch.equal(x, x.round())), True
+
+
+def _guarantees(lo: float, hi: float, integral: bool, fixed: bool) -> frozenset:
     found = set()
     if lo >= 0:
         found.add("nonneg")
@@ -83,9 +117,9 @@ def _guarantees(values: list[torch.Tensor]) -> frozenset:
         found.add("positive")
     if lo >= -1 and hi <= 1:
         found.add("unit")
-    if all(torch.equal(v, v.round()) for v in values):
+    if integral:
         found.add("integral")
-    if all(torch.equal(values[0], v) for v in values[1:]):
+    if fixed:
         found.add("fixed")
     return frozenset(found)
 
@@ -107,11 +141,12 @@ def domain_break(domain: Domain, inputs: list) -> str | None:
     return None
 
 
-def usable_distributions(get_inputs, seed: int, domain: Domain) -> tuple[list[str], dict]:
+def usable_distributions(get_inputs, seed: int, domain: Domain, device: str | None = None
+                         ) -> tuple[list[str], dict]:
     """The distributions this problem's trials cycle through, and the skipped ones with why."""
     usable, skipped = ["given"], {}
     for dist in DISTRIBUTIONS[1:]:
-        why = domain_break(domain, draw_inputs(get_inputs, seed, dist, domain))
+        why = domain_break(domain, draw_inputs(get_inputs, seed, dist, domain, device))
         if why:
             skipped[dist] = why
         else:
@@ -124,13 +159,15 @@ def finite(outputs: list) -> bool:
                if isinstance(o, torch.Tensor) and o.is_floating_point())
 
 
-def _redraw(x, dist: str, gen: torch.Generator):
+def _redraw(x, dist: str, gens: dict, seed: int):
     if not (isinstance(x, torch.Tensor) and x.is_floating_point()) or dist == "given":
         return x
     if dist == "scaled":
         return x * 3.0
     if dist == "uniform":
-        return (torch.rand(x.shape, generator=gen, dtype=x.dtype) * 4 - 2).to(x.device)
+        if x.device not in gens:  # one generator per device, seeded alike
+            gens[x.device] = torch.Generator(device=x.device).manual_seed(seed + 7919)
+        return torch.rand(x.shape, generator=gens[x.device], dtype=x.dtype, device=x.device) * 4 - 2
     return x * 0.5 + 1.0  # offset: mostly positive, away from zero
 
 

@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from kcorpus.verify.correctness import draw_inputs
+
 MODES = {
     "default": {},
     # max_autotune_gemm, not max_autotune: the latter also autotunes every reduction kernel's
@@ -33,18 +35,19 @@ def generate(job: dict, load_module) -> dict:
     mod = load_module(job["problem_code"])
     torch.manual_seed(job.get("seed", 0))
     model = mod.Model(*mod.get_init_inputs()).cuda()  # the mode the verifier runs it in
-    inputs = [x.cuda() if isinstance(x, torch.Tensor) else x for x in mod.get_inputs()]
+    inputs = draw_inputs(mod.get_inputs, job.get("seed", 0), "given", device="cuda")
     out["seconds"] = {}
     for dynamic_batch in (True, False):
         t = time.perf_counter()
         try:
             out.update(_compile(model, inputs, job["mode"], dynamic_batch), error="")
-            return out
+            break
         except Exception as e:  # noqa: BLE001  (recorded: the mode gives no program)
             out["error"] = f"{type(e).__name__}: {e}"[:2000]
         finally:
             out["seconds"]["dynamic" if dynamic_batch else "static"] = round(
                 time.perf_counter() - t, 2)
+    out["gpu_peak_mb"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
     return out
 
 

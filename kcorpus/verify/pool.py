@@ -65,6 +65,7 @@ class _Child:
     verdict: dict | None = None
     stderr_path: Path | None = None
     extra: dict = field(default_factory=dict)
+    crowded: bool = False  # another child ran beside it at some point
 
 
 class GpuLock:
@@ -134,14 +135,26 @@ class ForkPool:
                 continue
             for done in self._poll():
                 free_slots.append(done.slot)
+                if self._retry_alone(done):
+                    waiting.insert(0, {**done.job, "alone": True})
+                    continue
                 yield done.verdict
 
     def _admissible(self, waiting: list[dict]) -> dict | None:
         if not self.cfg.admit_mb:
             return waiting[0] if waiting else None
+        if any(c.job.get("alone") for c in self.children.values()):
+            return None
         used = sum(_memory_mb(c.job) for c in self.children.values())
-        fits = (j for j in waiting if not self.children or used + _memory_mb(j) <= self.cfg.admit_mb)
+        fits = (j for j in waiting if not self.children or (
+            not j.get("alone") and used + _memory_mb(j) <= self.cfg.admit_mb))
         return next(fits, None)
+
+    def _retry_alone(self, child: _Child) -> bool:
+        """Whether a job that ran out of memory beside others runs again, alone: admission's
+        estimates are estimates, and a job's verdict must not depend on its neighbours."""
+        return bool(self.cfg.admit_mb and child.crowded and not child.job.get("alone")
+                    and _out_of_memory(child.verdict))
 
     # -- children ------------------------------------------------------------------------------
     def _start(self, job: dict, slot: int) -> None:
@@ -156,7 +169,9 @@ class ForkPool:
         os.close(write_fd)
         os.set_blocking(read_fd, False)
         child = _Child(job, slot, read_fd, time.monotonic() + self.cfg.timeout_s,
-                       stderr_path=stderr_path)
+                       stderr_path=stderr_path, crowded=bool(self.children))
+        for other in self.children.values():
+            other.crowded = True
         self.children[pid] = child
         self.selector.register(read_fd, selectors.EVENT_READ, pid)
 
@@ -214,6 +229,8 @@ class ForkPool:
                 self._read(pid)
                 self._finish(pid, child, status)
                 child.verdict["child_rss_mb"] = round(rss_kb / 1024, 1)
+                if child.job.get("memory_mb"):
+                    child.verdict["memory_mb"] = child.job["memory_mb"]
                 finished.append(child)
         return finished
 
@@ -309,6 +326,13 @@ def _drain(fd: int) -> None:
 
 def _memory_mb(job: dict) -> float:
     return float(job.get("memory_mb") or 0)
+
+
+def _out_of_memory(verdict: dict | None) -> bool:
+    """A verdict (or an Inductor job's answer) that says the job ran out of memory."""
+    verdict = verdict or {}
+    text = f"{verdict.get('error') or ''} {verdict.get('message') or ''}".lower()
+    return verdict.get("failure_code") == codes.OOM or "out of memory" in text
 
 
 def _confine(workdir: Path, triton_cache: Path, lock: Path) -> None:

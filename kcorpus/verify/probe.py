@@ -168,8 +168,7 @@ def probe(job: dict, load_module) -> dict:
 
 
 def _inputs(mod, seed: int, device: str, cut: Cut | None = None) -> list:
-    xs = [x.to(device) if isinstance(x, torch.Tensor) else x
-          for x in draw_inputs(mod.get_inputs, seed, "given")]
+    xs = draw_inputs(mod.get_inputs, seed, "given", device=device)
     return cut.sliced(xs) if cut is not None and cut.name is None else xs
 
 

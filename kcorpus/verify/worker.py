@@ -165,7 +165,17 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         if verdict["passed"] or not verdict["failure_code"]:
             _fail(verdict, codes.CRASH, f"CUDA fault: {_describe(e)}")
     verdict["seconds"] = round(time.perf_counter() - t0, 4)
+    verdict["gpu_peak_mb"] = gpu_peak_mb()
     return verdict
+
+
+def gpu_peak_mb() -> float | None:
+    """The most memory this process's CUDA allocator held at once (None off the GPU)."""
+    import torch
+
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return None
+    return round(torch.cuda.max_memory_reserved() / 2**20, 1)
 
 
 def _torch_setup() -> None:
@@ -221,9 +231,10 @@ class _Run:
         self.device = job.get("device", "cpu")
         self.compute_ops: set[str] = set()  # ATen compute ops seen at run time (glue included)
         self.seed = int(job.get("seed", 0)) * 1000
-        self.domain = correctness.infer_domain(ref_mod.get_inputs, self.seed + 777)
+        self.domain = correctness.infer_domain(ref_mod.get_inputs, self.seed + 777,
+                                               device=self.device)
         self.distributions, self.skipped = correctness.usable_distributions(
-            ref_mod.get_inputs, self.seed + 778, self.domain)
+            ref_mod.get_inputs, self.seed + 778, self.domain, self.device)
 
     def inputs(self, seed: int, dist: str = "given", resize: bool = False) -> list:
         return _inputs(self.ref_mod, seed, dist, resize, self.device, self.domain)
@@ -288,14 +299,10 @@ def _guard_imports(counter) -> None:
 
 
 def _inputs(ref_mod, seed: int, dist: str, resize: bool, device: str, domain=None) -> list:
-    import torch
-
     from kcorpus.verify import correctness
 
-    inputs = correctness.draw_inputs(ref_mod.get_inputs, seed, dist, domain)
-    if resize:
-        inputs = correctness.resize_batch(inputs, seed) or inputs
-    return [x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs]
+    inputs = correctness.draw_inputs(ref_mod.get_inputs, seed, dist, domain, device)
+    return (correctness.resize_batch(inputs, seed) or inputs) if resize else inputs
 
 
 def _resizable(ref_mod, ref, seed: int, device: str) -> bool:
@@ -303,12 +310,11 @@ def _resizable(ref_mod, ref, seed: int, device: str) -> bool:
     from kcorpus.verify import correctness, instrument
 
     try:
-        inputs = correctness.resize_batch(correctness.draw_inputs(ref_mod.get_inputs, seed, "given"),
-                                          seed)
+        drawn = correctness.draw_inputs(ref_mod.get_inputs, seed, "given", device=device)
+        inputs = correctness.resize_batch(drawn, seed)
+        del drawn
         if inputs is None:
             return False
-        import torch
-        inputs = [x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs]
         instrument.no_grad_forward(ref, inputs)
         return True
     except Exception:
@@ -399,7 +405,8 @@ def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
     from kcorpus.verify import correctness, instrument
 
     counter, verdict = run.counter, run.verdict
-    cand_in, pristine = correctness.clone_all(prime or inputs), correctness.clone_all(inputs)
+    # `inputs` itself never reaches the candidate or the reference: it is the pristine copy
+    cand_in = correctness.clone_all(prime or inputs)
     recorder = instrument.OpRecorder()
     try:
         if prime is not None:
@@ -431,7 +438,7 @@ def _trial(run: _Run, inputs, ops, errors, prime=None, redrawn=False):
             raise correctness.CheckFailed(codes.KERNEL_NOT_USED, "every launch of the candidate's "
                                           "own kernels failed, yet forward returned: its output "
                                           "came from elsewhere (a fallback)")
-        correctness.check_inputs_unchanged(pristine, cand_in)
+        correctness.check_inputs_unchanged(inputs, cand_in)
         correctness.check_fresh(flat, cand_in)
         correctness.compare(correctness.flatten(ref_out), flat, tf32=verdict["tf32"], errors=errors)
     except correctness.CheckFailed as f:
