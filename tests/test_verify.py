@@ -293,6 +293,8 @@ def test_a_resized_batch_is_whole_rows_shared_by_every_tensor_of_that_batch():
     assert rx.shape[0] == ry.shape[0] == correctness.odd_size(4) and scalar == 2.0
     assert torch.equal(ry, rx * 10)  # the relation between the tensors holds
     assert all(any(torch.equal(row, r) for r in x) for row in rx)
+    # from 8 rows up the batch shrinks: a GPU-sized problem must not outgrow memory or int32
+    assert [correctness.odd_size(b) for b in (8, 128, 4096)] == [5, 125, 4093]
 
 
 def test_kcorpus_verify_prints_the_sandbox_and_the_ablation(tmp_path):

@@ -82,9 +82,12 @@ def fresh_inputs(draw_cpu: Callable[[int], list], rounds: int, device: str, max_
         return (lambda rnd: sets[rnd % n]), n
 
 
-def time_interleaved(fns: dict[str, Callable], draw: Callable[[int], list], cfg: TimingConfig
-                     ) -> tuple[dict[str, Spread], dict[int, dict[str, object]], int]:
-    """Spreads per function, the outputs of the sampled rounds by round, and the timed rounds."""
+def time_interleaved(fns: dict[str, Callable], draw: Callable[[int], list], cfg: TimingConfig,
+                     check: Callable[[dict[str, object]], object] | None = None
+                     ) -> tuple[dict[str, Spread], dict[int, object], int]:
+    """Spreads per function, what `check` said of each sampled round's outputs (by function
+    name; checked as the round ends, so no round's outputs outlive it: a GPU-sized problem's
+    are gigabytes each), and the timed rounds. Without `check`, the outputs themselves."""
     flush = torch.empty(cfg.l2_flush_bytes // 4, dtype=torch.float32, device="cuda")
     buffers = [x.clone() if isinstance(x, torch.Tensor) else x for x in draw(0)]
     names = list(fns)
@@ -101,13 +104,14 @@ def time_interleaved(fns: dict[str, Callable], draw: Callable[[int], list], cfg:
     checked = set(random.SystemRandom().sample(timed, min(cfg.check_rounds, len(timed))))
     checked.add(rounds - 1)
     samples: dict[str, list[float]] = {n: [] for n in names}
-    kept: dict[int, dict[str, object]] = {}
+    kept: dict[int, object] = {}
     for rnd in timed:
         times, outs = _round(fns, names, rnd, draw, buffers, flush, rnd in checked)
         for name in names:
             samples[name].append(times[name])
         if outs:
-            kept[rnd] = outs
+            kept[rnd] = check(outs) if check else outs
+            del outs
     return {n: _spread(s) for n, s in samples.items()}, kept, trials
 
 

@@ -536,16 +536,13 @@ def _timing(run: _Run, lock: GpuLock, report) -> None:
     t = time.perf_counter()
     with lock.hold(report):
         held = time.perf_counter()
-        spreads, samples, trials = timing.time_interleaved(fns, draw, cfg)
+        spreads, failures, trials = timing.time_interleaved(
+            fns, draw, cfg, check=lambda outs: _same_answer(outs, verdict["tf32"]))
     verdict["phase_seconds"].update(gpu_lock_wait=round(held - t, 3),
                                     gpu_lock_held=round(time.perf_counter() - held, 3))
-    for rnd, outs in samples.items():  # sampled timed rounds: same values, same answer
-        try:
-            correctness.compare(correctness.flatten(outs["eager"]),
-                                correctness.flatten(outs["candidate"]),
-                                tf32=verdict["tf32"], errors=correctness.Errors())
-        except correctness.CheckFailed as f:
-            return _fail(verdict, f.code, f"during timing (round {rnd}): {f}")
+    for rnd, failure in failures.items():  # sampled timed rounds: same values, same answer
+        if failure:
+            return _fail(verdict, failure[0], f"during timing (round {rnd}): {failure[1]}")
     verdict.update(eager_ms=spreads["eager"].median_ms, candidate_ms=spreads["candidate"].median_ms,
                    compile_ms=spreads["compile"].median_ms if "compile" in spreads else None,
                    timing=json.dumps(timing.describe(cfg, spreads, verdict["tf32"], trials)))
@@ -562,6 +559,18 @@ def _timing(run: _Run, lock: GpuLock, report) -> None:
     else:
         verdict["message"] = "after timing: " + verdict["message"]
         verdict["stage"] = "timing"
+
+
+def _same_answer(outs: dict, tf32: bool) -> tuple[str, str] | None:
+    """(code, message) when a timed round's candidate output differs from eager's."""
+    from kcorpus.verify import correctness
+
+    try:
+        correctness.compare(correctness.flatten(outs["eager"]), correctness.flatten(outs["candidate"]),
+                            tf32=tf32, errors=correctness.Errors())
+    except correctness.CheckFailed as f:
+        return f.code, str(f)
+    return None
 
 
 def _sync() -> None:
