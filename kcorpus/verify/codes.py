@@ -1,6 +1,8 @@
 """Failure codes and the verifier version (standard library only: GPU workers import this)."""
 
-VERIFIER_VERSION = "0.3.0"  # 0.3: kernel ablation, OS sandbox, domain-kept inputs, fresh timing inputs
+# 0.3: kernel ablation, OS sandbox, domain-kept inputs, fresh timing inputs;
+# 0.3.1: a smaller resized batch, inputs drawn on the GPU, outputs compared in chunks
+VERIFIER_VERSION = "0.3.1"
 
 # static stage
 NO_CODE = "NO_CODE"                        # the completion holds no program
