@@ -306,7 +306,8 @@ def test_kcorpus_verify_prints_the_sandbox_and_the_ablation(tmp_path):
     (tmp_path / "candidate.md").write_text("Here it is:\n```python\n" + P.HONEST + "```\n")
     out = json.loads(run_cli("verify", str(tmp_path / "problem.py"), str(tmp_path / "candidate.md"),
                              "--device", "cpu", "--json").stdout)
-    assert out["passed"] and out["stage"] == "provenance" and out["verifier_version"] == codes.VERIFIER_VERSION
+    assert out["passed"] and out["stage"] == "provenance"
+    assert out["verifier_version"] == codes.VERIFIER_VERSION
     assert out["sandbox"] in ("landlock+netns", "landlock", "netns")
     assert json.loads(out["ablation"])["own_kernels"] == ["scale_relu"]
 
