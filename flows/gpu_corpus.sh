@@ -15,7 +15,8 @@
 #                                  with a KernelBench checkout KB: the same candidates through our
 #                                  fork server and KernelBench's harness, then the release's
 #                                  KernelBench export through that harness (verify_vs_kernelbench);
-#                                  STATE: a state.tgz from collect, whose release it checks
+#                                  STATE: a state.tgz from collect, whose release it checks;
+#                                  the three results go to $OUT/kernelbench.tgz
 # Each step exports PYTHONPATH=checkout:$SITE (the checkout's kcorpus before the wheel's);
 # on a box of your own, `pip install` the wheelhouse instead.
 # SITE and WORK live outside the checkout (the device tool replaces the checkout every call).
@@ -92,6 +93,11 @@ INNER
     latest=$(ls -d $WORK/releases/latest $WORK/releases/*/latest 2>/dev/null | head -1)
     [ -n "$latest" ] && python3 -m kcorpus bench verify-vs-kernelbench --kernelbench "$2" \
       --release "$latest" --timeout 300 | tail -1 | tee "$OUT/kernelbench_export_check.json"
+    # one file for the three (a copy returns at most 8, and collect writes six)
+    (cd "$OUT" && tar czf kernelbench.tgz $(ls verify_vs_kernelbench_h200.json \
+      verify_vs_kernelbench_detail.json kernelbench_export_check.json 2>/dev/null) && \
+      rm -f verify_vs_kernelbench_h200.json verify_vs_kernelbench_detail.json \
+        kernelbench_export_check.json)
     ;;
   *) echo "usage: gpu_corpus.sh install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE]"; exit 2 ;;
 esac
