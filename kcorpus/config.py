@@ -260,6 +260,9 @@ class VerifyConfig(_Model):
         "unverified, for the next run (local runner)"))
     timing_budget_s: float = Field(2.0, gt=0, description=(
         "seconds of timed rounds per candidate (at least 10 rounds; verify/timing.py)"))
+    compile_baseline: bool = Field(True, description=(
+        "time torch.compile of the reference beside eager (speedup_compile); its compile is "
+        "CPU work in every candidate's child, 1-7 s"))
 
     @model_validator(mode="after")
     def _limits_nest(self):

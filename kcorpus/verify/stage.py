@@ -89,7 +89,8 @@ def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
                              "candidate_code": row["code"], "device": device,
                              "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
                              "forward_timeout_s": cfg.forward_timeout_s,
-                             "timing": {"budget_s": cfg.timing_budget_s},
+                             "timing": {"budget_s": cfg.timing_budget_s,
+                                        "compile_baseline": cfg.compile_baseline},
                              "generated": generated, **_cut(row, device),
                              "memory_mb": admission.job_mb(row["figures"],
                                                            admission.VERIFY_FACTOR)})

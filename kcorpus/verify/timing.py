@@ -47,6 +47,7 @@ class TimingConfig:
     l2_flush_bytes: int = 256 * 1024 * 1024  # at least twice the L2 of an H100/H200 (50 MB)
     budget_s: float = 2.0  # timed rounds' wall time to aim for (see the module docstring)
     min_trials: int = 10
+    compile_baseline: bool = True  # time torch.compile of the reference too (speedup_compile)
 
 
 @dataclass

@@ -522,15 +522,8 @@ def _timing(run: _Run, lock: GpuLock, report) -> None:
         verdict["flags"].append(f"timing_input_sets:{repeats}")
     fns = {"eager": lambda *xs: instrument.no_grad_forward(ref, list(xs)),
            "candidate": lambda *xs: instrument.no_grad_forward(cand, list(xs))}
-    t = time.perf_counter()
-    try:  # compile outside the GPU lock: it is CPU work
-        compiled = torch.compile(ref)
-        instrument.no_grad_forward(compiled, draw(0))
-        verdict["phase_seconds"]["torch_compile"] = round(time.perf_counter() - t, 3)
-        fns["compile"] = lambda *xs: instrument.no_grad_forward(compiled, list(xs))
-    except Exception as e:
-        verdict["flags"].append("torch_compile_failed")
-        verdict["compile_error"] = _describe(e)[:300]
+    if cfg.compile_baseline:
+        _compile_baseline(run, fns, draw)
     fns["candidate"](*draw(0))  # warm every path (autotuning included) before taking the lock
     torch.cuda.synchronize()
     t = time.perf_counter()
@@ -559,6 +552,24 @@ def _timing(run: _Run, lock: GpuLock, report) -> None:
     else:
         verdict["message"] = "after timing: " + verdict["message"]
         verdict["stage"] = "timing"
+
+
+def _compile_baseline(run: _Run, fns: dict, draw) -> None:
+    """torch.compile of the reference, timed beside eager (compiled outside the GPU lock: it
+    is CPU work)."""
+    import torch
+
+    from kcorpus.verify import instrument
+
+    t = time.perf_counter()
+    try:
+        compiled = torch.compile(run.ref)
+        instrument.no_grad_forward(compiled, draw(0))
+        run.verdict["phase_seconds"]["torch_compile"] = round(time.perf_counter() - t, 3)
+        fns["compile"] = lambda *xs: instrument.no_grad_forward(compiled, list(xs))
+    except Exception as e:
+        run.verdict["flags"].append("torch_compile_failed")
+        run.verdict["compile_error"] = _describe(e)[:300]
 
 
 def _same_answer(outs: dict, tf32: bool) -> tuple[str, str] | None:
