@@ -31,6 +31,9 @@ PATCH = "class Model(nn.Module):\n    def __init__(self, c):\n        super().__
         "self.proj = nn.Conv2d(c, c, 4, 4)\n\n    def forward(self, x):\n        " \
         "assert x.shape[2] == 32, f\"Input height ({x.shape[2]}) doesn't match model (32).\"\n" \
         "        return self.proj(x)\n"
+DEEP = "class Model(nn.Module):\n    def __init__(self, c):\n        super().__init__()\n        " \
+       "self.down = nn.Conv2d(c, c, 3, 4, 1)\n        self.head = nn.Conv2d(c, c, 7)\n\n" \
+       "    def forward(self, x):\n        return self.head(self.down(x))\n"
 TOKENS = "class Model(nn.Module):\n    def __init__(self, c):\n        super().__init__()\n\n" \
          "    def forward(self, x):\n        B, N, C = x.shape\n        return x.mean(1) * C\n"
 
@@ -51,6 +54,7 @@ def test_each_rule_repairs_the_input_that_the_error_names():
                              (NORM, "torch.randn(2, 8, 16)", "torch.randn(2, 8, 64)"),
                              (STEM, "torch.randn(2, 16, 16, 16)", "torch.randn(2, 3, 16, 16)"),
                              (PATCH, "torch.randn(2, 16, 8, 8)", "torch.randn(2, 16, 32, 32)"),
+                             (DEEP, "torch.randn(2, 16, 8, 8)", "torch.randn(2, 16, 32, 32)"),
                              (TOKENS, "torch.randn(2, 16, 16, 16)", "torch.randn(2, 16, 16)"),
                              (TOKENS, "torch.randn(2, 16)", "torch.randn(2, 8, 16)")]:
         program = _program(model, "16", bad)
@@ -60,6 +64,20 @@ def test_each_rule_repairs_the_input_that_the_error_names():
         assert fixed is not None and good in fixed, (error, fixed)
         assert fixed.startswith(program.split("def get_inputs")[0])  # the rest is untouched
         assert _error(fixed) is None
+
+
+WINDOW = "class Model(nn.Module):\n    def __init__(self, c, window_size):\n        " \
+         "super().__init__()\n        self.pool = nn.AvgPool2d(window_size[0])\n\n" \
+         "    def forward(self, x):\n        return self.pool(x)\n"
+
+
+def test_an_int_where_the_model_wanted_a_pair_becomes_one():
+    program = _program(WINDOW, "16, 4", "torch.randn(2, 16, 8, 8)")
+    error = _error(program)
+    assert "'int' object is not subscriptable" in error
+    fixed = repaired(program, error)
+    assert fixed is not None and "return [16, (4, 4)]" in fixed  # the width stays an int
+    assert _error(fixed) is None
 
 
 def test_errors_that_name_no_input_give_no_repair():
