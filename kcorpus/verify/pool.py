@@ -284,7 +284,10 @@ class ForkPool:
         shutil.rmtree(child.stderr_path.parent, ignore_errors=True)
 
 
-LOOKAHEAD = 4  # jobs read ahead per slot, for admission by memory
+# jobs read ahead per slot, for admission by memory: on the H200, 4 per slot left 64 jobs of
+# KernelBench level 1 (6-32 GB each, two or three fit) in the window while level 2's small ones
+# waited behind them, and 3 to 5 of 16 slots ran (RESULTS.md, session 9)
+LOOKAHEAD = 16
 _END = object()
 
 
