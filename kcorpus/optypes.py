@@ -34,17 +34,23 @@ CATEGORIES: list[tuple[str, re.Pattern]] = [
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
-def op_types(code: str, tree: ast.Module | None = None) -> list[str]:
-    """Categories of the ops `code` calls, most specific first (`tree`: the code parsed)."""
-    tree = tree or ast.parse(code)
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            f = node.func
-            names.add(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", ""))
-        elif isinstance(node, ast.BinOp):
-            names.add("__matmul__" if isinstance(node.op, ast.MatMult) else
-                      "add" if isinstance(node.op, _BINOPS) else "")
+def op_name(node: ast.Call | ast.BinOp) -> str:
+    """What a call or an operator counts as: the called name, `__matmul__` for `@`, `add` for
+    arithmetic ("" for anything else)."""
+    if isinstance(node, ast.Call):
+        f = node.func
+        return f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    return ("__matmul__" if isinstance(node.op, ast.MatMult) else
+            "add" if isinstance(node.op, _BINOPS) else "")
+
+
+def op_types(code: str, tree: ast.Module | None = None, names: set[str] | None = None
+             ) -> list[str]:
+    """Categories of the ops `code` calls, most specific first (`tree`: the code parsed;
+    `names`: its op_name()s, already collected, e.g. by the miner's scan of its statements)."""
+    if names is None:
+        tree = tree or ast.parse(code)
+        names = {op_name(n) for n in ast.walk(tree) if isinstance(n, (ast.Call, ast.BinOp))}
     found = [cat for cat, pat in CATEGORIES if any(pat.match(n) for n in names if n)]
     if "softmax" in found and "matmul" in found and re.search(r"attn|attention", code, re.I):
         found.insert(0, "attention")

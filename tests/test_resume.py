@@ -22,7 +22,9 @@ from tests.test_stop import alive, descendants
 
 FILES = ["models/linear_relu.py", "models/softmax_temperature.py", "models/mlp.py",
          "models/layers/rms_norm.py", "losses/mse_loss.py"]
-VOLATILE = {"created_at", "verified_at", "probed_at", "fetched_at", "seconds", "phase_seconds"}
+# measurements: they differ from run to run
+VOLATILE = {"created_at", "verified_at", "probed_at", "fetched_at", "seconds", "phase_seconds",
+            "child_rss_mb", "gpu_peak_mb"}
 TABLES = ["sources", "problems", "probes", "candidates", "verdicts", "dedup", "rejects"]
 
 

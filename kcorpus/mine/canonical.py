@@ -36,6 +36,7 @@ class Problem:
     line_start: int
     line_end: int
     module_classes: int
+    calls: frozenset[str] | None = None  # op names of its statements (optypes.op_types)
 
 
 def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str],
@@ -50,14 +51,17 @@ def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str],
                for m in modules if m is not entry]
     roots = {entry.name, *(f for f in INPUT_FUNCS if f in extract.function_names(idx))}
     keep, unresolved = extract.closure(idx, roots)
-    code = program_source(idx, keep, unresolved, allowed_imports, entry.name, ctx, as_model=True)
+    rendered: list[extract.Statement] = []
+    code = program_source(idx, keep, unresolved, allowed_imports, entry.name, ctx, as_model=True,
+                          rendered=rendered)
     if isinstance(code, Reject):
         return [], rejects + [code]
     if "get_init_inputs" not in roots:
         code += "\n\ndef get_init_inputs():\n    return []\n"
     used = [m for m in modules if any(m.name in idx.statements[i].binds for i in keep)]
     rejects = [r for r in rejects if r.item not in {m.name for m in used}]
-    return [Problem(entry.name, code, entry.lineno, entry.end_lineno, len(used))], rejects
+    calls = frozenset().union(*(st.calls for st in rendered))
+    return [Problem(entry.name, code, entry.lineno, entry.end_lineno, len(used), calls)], rejects
 
 
 @dataclass
@@ -71,9 +75,10 @@ class RepoContext:
 
 def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str],
                    allowed: set[str], entry: str, ctx: RepoContext | None,
-                   as_model: bool = False) -> str | Reject:
+                   as_model: bool = False, rendered: list | None = None) -> str | Reject:
     """The kept statements as one program, what they import from the same repository inlined
-    ahead of them; or why that cannot be. With `as_model`, `entry` is renamed `Model`."""
+    ahead of them; or why that cannot be. With `as_model`, `entry` is renamed `Model`. The
+    statements the program is made of are added to `rendered`, where given."""
     prefix, drop, inlined = "", set(), []
     if ctx is not None:
         inliner = Inliner(ctx.repo)
@@ -94,6 +99,8 @@ def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
                             entry if as_model else "Model", standins=as_model)
     if bad is not None:
         return bad
+    if rendered is not None:
+        rendered += inlined + [idx.statements[k] for k in kept]
     renamed = (entry, "Model") if as_model and entry != "Model" else None
     code = extract.render(idx, kept, renamed)
     if renamed:
@@ -180,7 +187,7 @@ def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str],
 
 def problem_row(p: Problem, source_id: str, path: str) -> dict:
     tree = ast.parse(p.code)  # once, for both: the id's normalising drops the tree's docstrings
-    cats = optypes.op_types(p.code, tree)
+    cats = optypes.op_types(p.code, tree, p.calls)
     return {
         "problem_id": code_id(p.code, tree=tree),
         "source_id": source_id,

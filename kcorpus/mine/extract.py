@@ -18,6 +18,8 @@ import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kcorpus import optypes
+
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__"}
 _MODULE_BASES = {"nn.Module", "torch.nn.Module", "Module"}
 _KERNEL_DECORATORS = {"jit": "jit", "autotune": "autotune", "heuristics": "heuristics"}
@@ -31,7 +33,7 @@ class Statement:
     end: int
     text: str | None = None  # the text to render, where it is not the lines start..end
     standin: str = ""  # the package a stand-in replaces (index_file), where it is one
-    _scan: tuple[set[str], frozenset[str]] | None = None
+    _scan: tuple[set[str], frozenset[str], frozenset[str]] | None = None
 
     @property
     def uses(self) -> set[str]:
@@ -43,10 +45,15 @@ class Statement:
         """Packages imported anywhere inside ('.': relative)."""
         return self._scanned()[1]
 
-    def _scanned(self) -> tuple[set[str], frozenset[str]]:
+    @property
+    def calls(self) -> frozenset[str]:
+        """What optypes.op_names finds inside: the names called, and operators."""
+        return self._scanned()[2]
+
+    def _scanned(self) -> tuple[set[str], frozenset[str], frozenset[str]]:
         if self._scan is None:
-            uses, imports = _uses(self.node)
-            self._scan = (uses, frozenset(imports))
+            uses, imports, calls = _uses(self.node)
+            self._scan = (uses, frozenset(imports), frozenset(calls))
         return self._scan
 
 
@@ -187,9 +194,10 @@ def binds(node: ast.stmt) -> set[str]:
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _uses(node: ast.stmt) -> tuple[set[str], set[str]]:
-    """Names the statement reads from the module scope, and the packages it imports at any
-    depth, in one pass over its tree. The names: every name read, less the names bound inside it
+def _uses(node: ast.stmt) -> tuple[set[str], set[str], set[str]]:
+    """Names the statement reads from the module scope, the packages it imports at any depth,
+    and the names it calls and operators it applies (optypes.op_names), in one pass over its
+    tree. The names: every name read, less the names bound inside it
     (arguments, assignments, imports, nested definitions, exception and comprehension targets)
     unless declared global. Approximate by design: a name bound anywhere inside the statement
     counts as local throughout it."""
@@ -197,10 +205,13 @@ def _uses(node: ast.stmt) -> tuple[set[str], set[str]]:
     local: set[str] = set()
     declared_global: set[str] = set()
     imports: set[str] = set()
+    calls: set[str] = set()
     for n in ast.walk(node):
         t = type(n)
         if t is ast.Name:
             (loads if type(n.ctx) is ast.Load else local).add(n.id)
+        elif t is ast.Call or t is ast.BinOp:
+            calls.add(optypes.op_name(n))
         elif t is ast.arg:
             local.add(n.arg)
         elif t is ast.Import or t is ast.ImportFrom:
@@ -217,7 +228,7 @@ def _uses(node: ast.stmt) -> tuple[set[str], set[str]]:
             declared_global |= set(n.names)
     if not isinstance(node, _SCOPES):
         local -= binds(node)  # what a module-level statement assigns is a binding, not a local
-    return loads - (local - declared_global), imports
+    return loads - (local - declared_global), imports, calls
 
 
 def eager_reads(node: ast.AST) -> set[str]:
