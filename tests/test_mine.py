@@ -675,3 +675,23 @@ def test_local_source_is_mined_again_only_when_its_files_change(tmp_path, catalo
     counts = run_mine(catalog, cfg, tmp_path)
     assert counts["sources"] == 1 and counts["problems"] == 1
     assert catalog.count("sources") == 2 and catalog.count("problems") == 2
+
+
+def test_a_large_tree_mined_by_a_pool_gives_the_rows_of_one_process(tmp_path):
+    """From POOL_MIN_FILES files up, files are spread over worker processes; the rows, and
+    their order, are those of mining them one by one (smaller trees stay in this process)."""
+    from kcorpus.mine.per_file import POOL_MIN_FILES, mine_tree
+
+    for i in range(POOL_MIN_FILES + 10):
+        (tmp_path / f"m{i:03d}.py").write_text(
+            "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+            f"    def forward(self, x):\n        return x * {i} + 1\n\n\n"
+            "def get_inputs():\n    return [torch.randn(2, 8)]\n")
+
+    def rows(workers: int) -> list:
+        return [(r.path, [p["problem_id"] for p in r.problems])
+                for r in mine_tree(tmp_path, "s", 1 << 20, {"torch"}, workers)]
+
+    serial = rows(1)
+    assert len(serial) == POOL_MIN_FILES + 10 and all(ids for _, ids in serial)
+    assert rows(2) == serial
