@@ -47,7 +47,6 @@ def generate(job: dict, load_module) -> dict:
         finally:
             out["seconds"]["dynamic" if dynamic_batch else "static"] = round(
                 time.perf_counter() - t, 2)
-    out["gpu_peak_mb"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
     return out
 
 

@@ -84,11 +84,11 @@ def fresh_inputs(draw_cpu: Callable[[int], list], rounds: int, device: str, max_
 
 
 def time_interleaved(fns: dict[str, Callable], draw: Callable[[int], list], cfg: TimingConfig,
-                     check: Callable[[dict[str, object]], object] | None = None
+                     check: Callable[[dict[str, object]], object]
                      ) -> tuple[dict[str, Spread], dict[int, object], int]:
     """Spreads per function, what `check` said of each sampled round's outputs (by function
     name; checked as the round ends, so no round's outputs outlive it: a GPU-sized problem's
-    are gigabytes each), and the timed rounds. Without `check`, the outputs themselves."""
+    are gigabytes each), and the timed rounds."""
     flush = torch.empty(cfg.l2_flush_bytes // 4, dtype=torch.float32, device="cuda")
     buffers = [x.clone() if isinstance(x, torch.Tensor) else x for x in draw(0)]
     names = list(fns)
@@ -111,7 +111,7 @@ def time_interleaved(fns: dict[str, Callable], draw: Callable[[int], list], cfg:
         for name in names:
             samples[name].append(times[name])
         if outs:
-            kept[rnd] = check(outs) if check else outs
+            kept[rnd] = check(outs)
             del outs
     return {n: _spread(s) for n, s in samples.items()}, kept, trials
 

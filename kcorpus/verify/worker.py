@@ -140,7 +140,8 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
     if job.get("kind") == "inductor":
         from kcorpus.verify.inductor_gen import generate
 
-        return generate(job, lambda code: _module("kc_reference", code))
+        return {**generate(job, lambda code: _module("kc_reference", code)),
+                "gpu_peak_mb": gpu_peak_mb()}
     t0 = time.perf_counter()
     REFUSED_IMPORTS.clear()  # what one job tried is its own (--single runs several in a process)
     isolation.VIOLATIONS.clear()
