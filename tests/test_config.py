@@ -144,3 +144,17 @@ def test_cli_rebuild_reports_a_bad_config_without_a_traceback(inputs):
     assert proc.returncode == 2
     assert "colour: unknown key" in proc.stderr and "Traceback" not in proc.stderr
     assert not (inputs / "wd" / "catalog.duckdb").exists()
+
+
+def test_the_gpu_pipeline_loads_with_its_defaults(tmp_path, monkeypatch):
+    """pipelines/kernelbench.yaml, as gpu_corpus.sh runs it: sources under KCORPUS_SRC, budgets
+    left unset, and the timing budget the corpus runs with unless KCORPUS_TIMING_BUDGET_S says."""
+    for sub in ("KernelBench/KernelBench/level1", "KernelBench/KernelBench/level2",
+                "KernelBench/KernelBench/level3", "pytorch-image-models/timm", "Liger-Kernel/src"):
+        (tmp_path / sub).mkdir(parents=True)
+    monkeypatch.setenv("KCORPUS_SRC", str(tmp_path))
+    cfg = load_config(ROOT / "pipelines" / "kernelbench.yaml")
+    assert cfg.verify.device == "cuda" and cfg.verify.timing_budget_s == 0.5
+    assert cfg.synth.backends[0].modes == ["default", "triton_templates"]
+    monkeypatch.setenv("KCORPUS_TIMING_BUDGET_S", "2")
+    assert load_config(ROOT / "pipelines" / "kernelbench.yaml").verify.timing_budget_s == 2.0

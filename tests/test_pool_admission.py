@@ -75,3 +75,19 @@ def test_a_job_out_of_memory_alone_keeps_its_verdict():
     finally:
         pool.close()
     assert [v["failure_code"] for v in got] == ["OOM"] and not got[0]["alone"]
+
+
+def test_an_inductor_job_is_admitted_by_what_it_holds_and_a_template_mode_by_its_peak_too():
+    """Inductor jobs make source only (nothing runs), so they hold the weights and the inputs;
+    a template mode also benchmarks one op's tensors, bounded by the forward's peak."""
+    from kcorpus.verify import admission
+
+    mb = 2**20
+    fig = {"peak": 10_000 * mb, "weights": 1_000 * mb, "given": 3_000 * mb}
+    default = admission.inductor_mb(fig, templates=False)
+    assert default == admission.BASE_MB + admission.HELD_FACTOR * 4_000
+    assert admission.inductor_mb(fig, templates=True) == default + 10_000
+    # figures probed before weights and inputs were counted: the peak bounds what is held
+    assert admission.inductor_mb({"peak": 500 * mb}, templates=False) == (
+        admission.BASE_MB + admission.HELD_FACTOR * 500)
+    assert admission.inductor_mb(None, templates=True) == admission.BASE_MB

@@ -58,7 +58,7 @@ class InductorBackend:
         by_id = {p["problem_id"]: p for p in chosen}
         jobs = [{"kind": "inductor", "id": json.dumps([p["problem_id"], mode]),
                  "problem_code": p["code"], "mode": mode, "seed": 0,
-                 "memory_mb": admission.job_mb(p.get("figures"), admission.INDUCTOR_FACTOR)}
+                 "memory_mb": admission.inductor_mb(p.get("figures"), mode != "default")}
                 for p in chosen for mode in self.spec.modes
                 if (p["problem_id"], template(mode)) not in done and _differs(p, mode)]
         cfg = self.verify_cfg
