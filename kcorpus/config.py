@@ -202,6 +202,9 @@ class InductorBackend(_Model):
     deadline_s: float | None = Field(None, gt=0, description=(
         "wall-clock seconds after which the jobs still running are killed and wait, like the "
         "unstarted ones, for the next run (the stage then ends by then)"))
+    order: Literal["source", "cheapest"] = Field("source", description=(
+        "which jobs go first: the pipeline's sources in the order listed, or the problems "
+        "whose jobs hold the least memory (most jobs at once, most candidates per second)"))
 
     @model_validator(mode="after")
     def _deadline_after_budget(self):
@@ -260,6 +263,9 @@ class VerifyConfig(_Model):
         "unverified, for the next run (local runner)"))
     timing_budget_s: float = Field(2.0, gt=0, description=(
         "seconds of timed rounds per candidate (at least 10 rounds; verify/timing.py)"))
+    order: Literal["longest", "cheapest"] = Field("longest", description=(
+        "which candidates go first: the biggest problems (the slowest last job is the shortest) "
+        "or the least memory (most at once: the most verdicts within a budget)"))
     compile_baseline: bool = Field(True, description=(
         "time torch.compile of the reference beside eager (speedup_compile); its compile is "
         "CPU work in every candidate's child, 1-7 s"))

@@ -6,6 +6,7 @@ Candidates run in the real sandboxed fork server (Triton's interpreter on the CP
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -112,3 +113,31 @@ def test_inductor_jobs_cover_the_sources_in_the_order_the_pipeline_lists_them(tm
     # org/first (p3), then second (p2), then org/third (p0, p4), then what no source names
     # (p1); p5 is not sound
     assert order == ["p3", "p2", "p0", "p4", "p1"]
+
+
+def test_cheapest_order_puts_the_jobs_that_hold_least_memory_first():
+    """`order: cheapest` (the GPU pipeline's): small problems first, source order among equals;
+    max_problems still caps the sources' order before sorting."""
+    from kcorpus.config import InductorBackend as Spec
+    from kcorpus.synth.inductor import ordered
+
+    mb = 2**20
+    probs = [{"problem_id": "big", "figures": {"weights": 0, "given": 9000 * mb, "peak": 1}},
+             {"problem_id": "small", "figures": {"weights": 10 * mb, "given": 10 * mb, "peak": 1}},
+             {"problem_id": "unprobed", "figures": None},
+             {"problem_id": "mid", "figures": json.dumps({"given": 500 * mb, "peak": 1})}]
+    ids = lambda spec: [p["problem_id"] for p in ordered(probs, spec)]  # noqa: E731
+    assert ids(Spec(kind="inductor")) == ["big", "small", "unprobed", "mid"]
+    assert ids(Spec(kind="inductor", order="cheapest")) == ["unprobed", "small", "mid", "big"]
+    assert ids(Spec(kind="inductor", order="cheapest", max_problems=2)) == ["small", "big"]
+
+
+def test_verify_runs_the_least_memory_first_when_told_and_the_biggest_first_otherwise():
+    from kcorpus.verify.stage import in_order
+
+    mb = 2**20
+    todo = [{"candidate_id": c, "figures": json.dumps({"peak": peak * mb})}
+            for c, peak in [("big", 9000), ("mid", 500), ("mid2", 500), ("small", 1)]]
+    order = lambda cfg: [r["candidate_id"] for r in in_order(todo, cfg)]  # noqa: E731
+    assert order(VerifyConfig()) == ["big", "mid", "mid2", "small"]
+    assert order(VerifyConfig(order="cheapest")) == ["small", "mid", "mid2", "big"]

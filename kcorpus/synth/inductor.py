@@ -8,7 +8,9 @@ candidate, with the static checks that suit generated code (see verify/static.py
 
 Jobs go in the order of the problems given (the synth stage puts them in the order of the
 pipeline's sources), so a `budget_s` that runs out leaves the last sources' problems for the
-next run, not a random sample of all of them.
+next run, not a random sample of all of them. With `order: cheapest` the problems whose jobs
+hold the least memory go first: on a GPU whose memory admits the jobs, the most run at once,
+so a budget yields the most candidates and the biggest problems wait for the next run.
 
 `triton_templates` differs from `default` only where Inductor has a Triton template for an op
 (matmuls and convolutions, TEMPLATE_OPS). A problem whose probe saw none of them gets the default
@@ -54,7 +56,7 @@ class InductorBackend:
         if not torch.cuda.is_available():
             raise BackendUnavailable("the inductor backend needs a CUDA GPU: Inductor generates "
                                      "Triton only for GPUs")
-        chosen = problems if self.spec.max_problems is None else problems[: self.spec.max_problems]
+        chosen = ordered(problems, self.spec)
         by_id = {p["problem_id"]: p for p in chosen}
         jobs = [{"kind": "inductor", "id": json.dumps([p["problem_id"], mode]),
                  "problem_code": p["code"], "mode": mode, "seed": 0,
@@ -103,6 +105,14 @@ class InductorBackend:
                     "dynamic_batch": answer["dynamic_batch"]}
         return Completion(problem["problem_id"], answer["code"], self.name, self.model,
                           prompt_template=template(mode), sampling=settings, code=program)
+
+
+def ordered(problems: list[dict], spec) -> list[dict]:
+    """The problems to make jobs for, in the order they go (`spec.order`, `spec.max_problems`)."""
+    chosen = problems if spec.max_problems is None else problems[: spec.max_problems]
+    if spec.order == "cheapest":  # stable: source order within equal estimates
+        chosen = sorted(chosen, key=lambda p: admission.inductor_mb(p.get("figures"), False))
+    return chosen
 
 
 def _differs(problem: dict, mode: str) -> bool:

@@ -62,9 +62,16 @@ def pending(catalog: Catalog, arch: str) -> list[dict]:
         "ORDER BY pr.bytes_moved DESC NULLS LAST, c.candidate_id", [VERIFIER_VERSION, arch])
 
 
+def in_order(todo: list[dict], cfg: VerifyConfig) -> list[dict]:
+    """Pending candidates (biggest first) in the order `cfg.order` runs them."""
+    if cfg.order == "cheapest":  # stable: biggest-first order within equal estimates
+        return sorted(todo, key=lambda r: admission.job_mb(r["figures"], admission.VERIFY_FACTOR))
+    return todo
+
+
 def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     device, arch, gpu_name = resolve_device(cfg.device)
-    todo = pending(catalog, arch)
+    todo = in_order(pending(catalog, arch), cfg)
     if device == "cpu":  # a problem the CPU could not check waits for a GPU, unverified
         waiting = [r for r in todo if r["checked_on"] == ""]
         todo = [r for r in todo if r["checked_on"] != ""]
