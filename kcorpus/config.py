@@ -205,6 +205,9 @@ class InductorBackend(_Model):
     order: Literal["source", "cheapest"] = Field("source", description=(
         "which jobs go first: the pipeline's sources in the order listed, or the problems "
         "whose jobs hold the least memory (most jobs at once, most candidates per second)"))
+    verify_as_made: bool = Field(False, description=(
+        "verify each candidate as soon as its compile ends, in the same GPU server (within "
+        "this budget and deadline; the verify stage then verifies what is left)"))
 
     @model_validator(mode="after")
     def _deadline_after_budget(self):

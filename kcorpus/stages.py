@@ -43,7 +43,8 @@ STAGES: dict[str, Stage] = {
     "problems": Stage(lambda cat, cfg, wd: check_problems(cat, cfg.verify), reads=("problems",),
                       writes=("problems", "probes", "rejects"), config=("verify",)),
     "synth": Stage(lambda cat, cfg, wd: synth(cat, cfg), reads=("problems", "kernels"),
-                   writes=("candidates", "problems", "rejects"), config=("synth",)),
+                   writes=("candidates", "problems", "rejects", "verdicts"),
+                   config=("synth", "verify")),  # verdicts: synth.backends[].verify_as_made
     "verify": Stage(lambda cat, cfg, wd: verify(cat, cfg.verify), reads=("candidates",),
                     writes=("verdicts",), config=("verify",)),
     "refine": Stage(lambda cat, cfg, wd: refine(cat, cfg), reads=("candidates", "verdicts"),

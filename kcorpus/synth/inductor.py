@@ -24,9 +24,9 @@ import re
 
 from kcorpus.progress import bar
 from kcorpus.rejects import reject_row
-from kcorpus.synth.backend import BackendUnavailable, Completion
+from kcorpus.synth.backend import BackendUnavailable, Completion, candidate_row
 from kcorpus.synth.inductor_program import AssemblyError, assemble
-from kcorpus.verify import admission, gpu_slots, sandbox
+from kcorpus.verify import admission, gpu_slots, sandbox, stream
 
 # ATen ops that Inductor's max-autotune lowers to a Triton template (GEMM, convolution)
 TEMPLATE_OPS = {"mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution", "_int_mm",
@@ -49,8 +49,12 @@ class InductorBackend:
         self.answers: list[dict] = []  # the workers' raw answers of the last call, for audits
         self.left = 0
 
-    def generate(self, problems: list[dict], done: set[tuple[str, str]] = frozenset()
-                 ) -> tuple[list[Completion], list[dict]]:
+    def generate(self, problems: list[dict], done: set[tuple[str, str]] = frozenset(),
+                 verifier=None) -> tuple[list[Completion], list[dict]]:
+        """Completions and rejects for `problems`, leaving out the (problem, template) pairs in
+        `done`. With a `verifier` (verify.stage.Verifications), each candidate is verified as
+        soon as its compile ends, in the same server (verify/stream.py); the verdicts are left
+        in `self.verdicts`, for the caller to record once it has stored the candidates."""
         import torch
 
         if not torch.cuda.is_available():
@@ -60,30 +64,46 @@ class InductorBackend:
         by_id = {p["problem_id"]: p for p in chosen}
         jobs = [{"kind": "inductor", "id": json.dumps([p["problem_id"], mode]),
                  "problem_code": p["code"], "mode": mode, "seed": 0,
+                 "timeout_s": self.spec.timeout_s,
                  "memory_mb": admission.inductor_mb(p.get("figures"), mode != "default")}
                 for p in chosen for mode in self.spec.modes
                 if (p["problem_id"], template(mode)) not in done and _differs(p, mode)]
-        cfg = self.verify_cfg
+        compiles = {j["id"] for j in jobs}
+        results: dict[str, Completion | dict] = {}
+        self.answers, self.verdicts = [], []
+
+        def follow(answer: dict) -> list[dict]:
+            if answer["id"] not in compiles:  # a verdict on a candidate made here
+                self.verdicts.append(answer)
+                return []
+            self.answers.append(answer)
+            pid, mode = json.loads(answer["id"])
+            result = results[answer["id"]] = self._completion(by_id[pid], mode, answer)
+            if verifier is None or not isinstance(result, Completion):
+                return []
+            job = verifier.job(_pending_row(result, by_id[pid]))
+            return [] if job is None else [{**job, "timeout_s": verifier.cfg.timeout_s}]
+
+        if jobs:
+            self._run(jobs, follow)
+        self.left = len(jobs) - len(self.answers)  # jobs a budget left for the next run
+        completions = [r for r in results.values() if isinstance(r, Completion)]
+        return completions, [r for r in results.values() if not isinstance(r, Completion)]
+
+    def _run(self, jobs: list[dict], follow) -> None:
+        cfg, compiles = self.verify_cfg, {j["id"] for j in jobs}
         limits = sandbox.Limits(timeout_s=self.spec.timeout_s,
                                 memory_mb=cfg.memory_mb if cfg else 8192,
                                 parallel=cfg.workers if cfg else 2,
                                 admit_mb=admission.budget_mb("cuda", cfg and cfg.host_memory_mb))
-        completions, rejects = [], []
-        slots = self.verify_cfg.gpu_slots if self.verify_cfg else 1
-        self.answers = []
-        if jobs:
-            with gpu_slots.hold_gpu("cuda", slots), \
-                    bar("synth (inductor)", total=len(jobs)) as progress:  # autotuning uses the GPU
-                for answer in sandbox.run_jobs(jobs, limits, "cuda", budget_s=self.spec.budget_s,
-                                                  deadline_s=self.spec.deadline_s):
-                    self.answers.append(answer)
+        slots = cfg.gpu_slots if cfg else 1
+        with gpu_slots.hold_gpu("cuda", slots), \
+                bar("synth (inductor)", total=len(jobs)) as progress:  # autotuning uses the GPU
+            for answer in stream.run_stream(jobs, follow, limits, "cuda",
+                                            budget_s=self.spec.budget_s,
+                                            deadline_s=self.spec.deadline_s):
+                if answer["id"] in compiles:  # verdicts are the verify stage's to count
                     progress.advance()
-        self.left = len(jobs) - len(self.answers)  # jobs a budget left for the next run
-        for answer in self.answers:
-            pid, mode = json.loads(answer["id"])
-            result = self._completion(by_id[pid], mode, answer)
-            (completions if isinstance(result, Completion) else rejects).append(result)
-        return completions, rejects
 
     def _completion(self, problem: dict, mode: str, answer: dict) -> Completion | dict:
         error = answer.get("error") or answer.get("message") or ""
@@ -105,6 +125,13 @@ class InductorBackend:
                     "dynamic_batch": answer["dynamic_batch"]}
         return Completion(problem["problem_id"], answer["code"], self.name, self.model,
                           prompt_template=template(mode), sampling=settings, code=program)
+
+
+def _pending_row(c: Completion, problem: dict) -> dict:
+    """A candidate just made, as verify.stage.pending would read it back from the catalog."""
+    return {"candidate_id": candidate_row(c)["candidate_id"], "code": c.code,
+            "backend": c.backend, "problem_code": problem["code"],
+            "figures": problem.get("figures"), "checked_on": "", "checked_inputs": None}
 
 
 def ordered(problems: list[dict], spec) -> list[dict]:

@@ -25,6 +25,7 @@ from kcorpus.synth.backend import Backend, candidate_row
 from kcorpus.synth.chat import ChatBackend
 from kcorpus.synth.replay import ReplayBackend
 from kcorpus.synth.reverse import pending_kernels, reverse
+from kcorpus.verify.stage import Verifications
 
 _BUILT: dict[str, Backend] = {}
 
@@ -74,18 +75,34 @@ def synth(catalog: Catalog, cfg: PipelineConfig) -> dict[str, int]:
             if isinstance(backend, ChatBackend):
                 completions, rejects = backend.generate(problems, _prompted(catalog, backend))
             elif isinstance(spec, InductorSpec):
-                done = catalog.rows("SELECT problem_id, prompt_template FROM candidates WHERE "
-                                    "backend = 'inductor' AND model = ?", [backend.model])
-                completions, rejects = backend.generate(
-                    problems, {(r["problem_id"], r["prompt_template"]) for r in done})
-                _log_answers(catalog, backend.answers)
-                if backend.left:
-                    counts["inductor_left_for_next_run"] = backend.left
+                _inductor(catalog, cfg, spec, backend, problems, counts)
+                progress.advance()
+                continue
             else:
                 completions, rejects = backend.generate(problems)
             _store(catalog, counts, [], [candidate_row(c) for c in completions], rejects)
             progress.advance()
     return counts
+
+
+def _inductor(catalog: Catalog, cfg: PipelineConfig, spec: InductorSpec, backend,
+              problems: list[dict], counts: dict) -> None:
+    """The Inductor backend's candidates for the problems it has none for under this torch;
+    with `verify_as_made`, their verdicts too, written after the candidates."""
+    done = catalog.rows("SELECT problem_id, prompt_template FROM candidates WHERE "
+                        "backend = 'inductor' AND model = ?", [backend.model])
+    verifier = Verifications(catalog, cfg.verify, batch=0) if spec.verify_as_made else None
+    completions, rejects = backend.generate(
+        problems, {(r["problem_id"], r["prompt_template"]) for r in done}, verifier)
+    _log_answers(catalog, backend.answers)
+    if backend.left:
+        counts["inductor_left_for_next_run"] = backend.left
+    _store(catalog, counts, [], [candidate_row(c) for c in completions], rejects)
+    if verifier is not None:
+        for verdict in backend.verdicts:
+            verifier.record(verdict)
+        made = verifier.close()
+        counts.update(verdicts_as_made=made["verdicts"], passed_as_made=made["passed"])
 
 
 def _in_source_order(catalog: Catalog, cfg: PipelineConfig) -> list[dict]:

@@ -168,7 +168,7 @@ class ForkPool:
             self._child(job, slot, workdir, write_fd, stderr_path)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
-        child = _Child(job, slot, read_fd, time.monotonic() + self.cfg.timeout_s,
+        child = _Child(job, slot, read_fd, time.monotonic() + _timeout_s(job, self.cfg),
                        stderr_path=stderr_path, crowded=bool(self.children))
         for other in self.children.values():
             other.crowded = True
@@ -243,7 +243,7 @@ class ForkPool:
                                                 f"{self.cfg.tune_budget_s:.0f}s; killed")
             return None
         if child.waiting_since is None and now > child.deadline:
-            return codes.TIMEOUT, f"no verdict within {self.cfg.timeout_s:.0f}s; killed"
+            return codes.TIMEOUT, f"no verdict within {_timeout_s(child.job, self.cfg):.0f}s; killed"
         return None
 
     def _read(self, pid: int) -> None:
@@ -325,6 +325,12 @@ def _drain(fd: int) -> None:
             pass
     except BlockingIOError:
         pass
+
+
+def _timeout_s(job: dict, cfg: PoolConfig) -> float:
+    """The job's own time limit where it gives one (a server that runs Inductor jobs and
+    verifications at once: stream.py), else the server's."""
+    return float(job.get("timeout_s") or cfg.timeout_s)
 
 
 def _memory_mb(job: dict) -> float:

@@ -130,9 +130,9 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
         try:
             for line in proc.stdout:
                 if line.startswith(b"{"):
-                    if pacer:
-                        pacer.done()
                     yield json.loads(line)
+                    if pacer:  # after the caller has seen it: what it queues goes next
+                        pacer.done()
         finally:
             if pacer:
                 pacer.close()
@@ -155,10 +155,13 @@ class Pacer:
         self.closed = False
 
     def paced(self, jobs: Iterable[dict]) -> Iterator[dict]:
-        for job in jobs:
+        """A job is taken from `jobs` only once a slot is free, so a stream that reorders its
+        jobs meanwhile (stream.JobStream) decides which goes next."""
+        jobs = iter(jobs)
+        while True:
             while not self.window.acquire(timeout=1.0) and self._open():
                 pass
-            if not self._open():
+            if not self._open() or (job := next(jobs, None)) is None:
                 return
             self.fed += 1
             yield job

@@ -70,53 +70,75 @@ def in_order(todo: list[dict], cfg: VerifyConfig) -> list[dict]:
 
 
 def verify(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
-    device, arch, gpu_name = resolve_device(cfg.device)
-    todo = in_order(pending(catalog, arch), cfg)
-    if device == "cpu":  # a problem the CPU could not check waits for a GPU, unverified
+    out = Verifications(catalog, cfg)
+    todo = in_order(pending(catalog, out.arch), cfg)
+    if out.device == "cpu":  # a problem the CPU could not check waits for a GPU, unverified
         waiting = [r for r in todo if r["checked_on"] == ""]
         todo = [r for r in todo if r["checked_on"] != ""]
-    context = _context(device, arch, gpu_name)
-    limits = sandbox.Limits.from_config(cfg, device)
-    counts = {"verdicts": 0, "passed": 0}
-    done: list[dict] = []
-
-    def record(verdict: dict) -> None:
-        done.append(verdict_row(verdict, context))
-        counts["passed"] += bool(verdict.get("passed"))
-        if len(done) >= BATCH:
-            counts["verdicts"] += _flush(catalog, done)
-
-    jobs = []
-    with bar(f"verify ({device})", total=len(todo)) as progress:
+    with bar(f"verify ({out.device})", total=len(todo)) as progress:
+        jobs = []
         for row in todo:
-            generated = GENERATED.get(row["backend"], "")
-            result = static.check(row["code"], lenient=cfg.lenient, generated=generated)
-            if result.passed:
-                jobs.append({"id": row["candidate_id"], "problem_code": row["problem_code"],
-                             "candidate_code": row["code"], "device": device,
-                             "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
-                             "forward_timeout_s": cfg.forward_timeout_s,
-                             "timing": {"budget_s": cfg.timing_budget_s,
-                                        "compile_baseline": cfg.compile_baseline},
-                             "generated": generated, **_cut(row, device),
-                             "memory_mb": admission.job_mb(row["figures"],
-                                                           admission.VERIFY_FACTOR)})
-                continue
-            record({"id": row["candidate_id"], "passed": False, "stage": "static",
-                    "failure_code": result.failure_code, "message": result.message,
-                    "static_flags": result.flags, "torch_ops": result.torch_ops})
-            progress.advance()
+            if (job := out.job(row)) is not None:
+                jobs.append(job)
+            else:
+                progress.advance()
         answered = 0
-        for verdict in _run(jobs, limits, device, cfg):
-            record(verdict)
+        for verdict in _run(jobs, out.limits, out.device, cfg):
+            out.record(verdict)
             answered += 1
             progress.advance()
-    counts["verdicts"] += _flush(catalog, done)
+    counts = out.close()
     if answered < len(jobs):  # a budget ran out (or the server died): the rest wait
         counts["left_for_next_run"] = len(jobs) - answered
-    if device == "cpu" and waiting:
+    if out.device == "cpu" and waiting:
         counts["waiting_for_gpu"] = len(waiting)
     return counts
+
+
+class Verifications:
+    """Verdicts for one verifier and device, written in small batches as they arrive: the
+    verify stage's, and those of candidates verified as they are made (synth/inductor.py)."""
+
+    def __init__(self, catalog: Catalog, cfg: VerifyConfig, batch: int = BATCH):
+        """`batch` verdicts are written at a time; 0: all at `close` (for a caller that stores
+        the candidates first)."""
+        self.catalog, self.cfg, self.batch = catalog, cfg, batch
+        self.device, self.arch, gpu_name = resolve_device(cfg.device)
+        self.context = _context(self.device, self.arch, gpu_name)
+        self.limits = sandbox.Limits.from_config(cfg, self.device)
+        self.counts = {"verdicts": 0, "passed": 0}
+        self._rows: list[dict] = []
+
+    def job(self, row: dict) -> dict | None:
+        """The fork server's job for a pending candidate (a `pending` row), or None when its
+        static checks failed: then that is its verdict, recorded here."""
+        cfg = self.cfg
+        generated = GENERATED.get(row["backend"], "")
+        result = static.check(row["code"], lenient=cfg.lenient, generated=generated)
+        if not result.passed:
+            self.record({"id": row["candidate_id"], "passed": False, "stage": "static",
+                         "failure_code": result.failure_code, "message": result.message,
+                         "static_flags": result.flags, "torch_ops": result.torch_ops})
+            return None
+        return {"id": row["candidate_id"], "problem_code": row["problem_code"],
+                "candidate_code": row["code"], "device": self.device,
+                "trials": cfg.trials, "seed": 1, "lenient": cfg.lenient,
+                "forward_timeout_s": cfg.forward_timeout_s,
+                "timing": {"budget_s": cfg.timing_budget_s,
+                           "compile_baseline": cfg.compile_baseline},
+                "generated": generated, **_cut(row, self.device),
+                "memory_mb": admission.job_mb(row["figures"], admission.VERIFY_FACTOR)}
+
+    def record(self, verdict: dict) -> None:
+        self._rows.append(verdict_row(verdict, self.context))
+        self.counts["passed"] += bool(verdict.get("passed"))
+        if self.batch and len(self._rows) >= self.batch:
+            self.counts["verdicts"] += _flush(self.catalog, self._rows)
+
+    def close(self) -> dict[str, int]:
+        """Writes what is left; the counts."""
+        self.counts["verdicts"] += _flush(self.catalog, self._rows)
+        return dict(self.counts)
 
 
 def _cut(row: dict, device: str) -> dict:
