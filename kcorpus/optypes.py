@@ -12,6 +12,7 @@ one found is the row's `op_type`.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 CATEGORIES: list[tuple[str, re.Pattern]] = [
@@ -34,6 +35,12 @@ CATEGORIES: list[tuple[str, re.Pattern]] = [
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _categories(name: str) -> frozenset[str]:
+    """The categories one called name falls in (names recur across files: mining asks often)."""
+    return frozenset(cat for cat, pat in CATEGORIES if pat.match(name))
+
+
 def op_name(node: ast.Call | ast.BinOp) -> str:
     """What a call or an operator counts as: the called name, `__matmul__` for `@`, `add` for
     arithmetic ("" for anything else)."""
@@ -51,7 +58,8 @@ def op_types(code: str, tree: ast.Module | None = None, names: set[str] | None =
     if names is None:
         tree = tree or ast.parse(code)
         names = {op_name(n) for n in ast.walk(tree) if isinstance(n, (ast.Call, ast.BinOp))}
-    found = [cat for cat, pat in CATEGORIES if any(pat.match(n) for n in names if n)]
+    hits = set().union(*(_categories(n) for n in names if n))
+    found = [cat for cat, _ in CATEGORIES if cat in hits]
     if "softmax" in found and "matmul" in found and re.search(r"attn|attention", code, re.I):
         found.insert(0, "attention")
     return list(dict.fromkeys(found))

@@ -19,6 +19,7 @@ from kcorpus.mine import extract, infer, kernels
 from kcorpus.mine.repo_imports import Inliner, InlineError, RepoModules
 
 INPUT_FUNCS = ("get_inputs", "get_init_inputs")
+NO_INIT_INPUTS = "\n\ndef get_init_inputs():\n    return []\n"
 KERNEL_ONLY = "_kernel_only"
 
 
@@ -37,6 +38,8 @@ class Problem:
     line_end: int
     module_classes: int
     calls: frozenset[str] | None = None  # op names of its statements (optypes.op_types)
+    # what parsing `code` gives at the top level (parts of the file's tree: not to be changed)
+    nodes: list[ast.stmt] | None = None
 
 
 def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str],
@@ -52,16 +55,19 @@ def problems_from_file(idx: extract.FileIndex, allowed_imports: set[str],
     roots = {entry.name, *(f for f in INPUT_FUNCS if f in extract.function_names(idx))}
     keep, unresolved = extract.closure(idx, roots)
     rendered: list[extract.Statement] = []
+    nodes: list[ast.stmt] = []
     code = program_source(idx, keep, unresolved, allowed_imports, entry.name, ctx, as_model=True,
-                          rendered=rendered)
+                          rendered=rendered, nodes=nodes)
     if isinstance(code, Reject):
         return [], rejects + [code]
     if "get_init_inputs" not in roots:
-        code += "\n\ndef get_init_inputs():\n    return []\n"
+        code += NO_INIT_INPUTS
+        nodes += ast.parse(NO_INIT_INPUTS).body
     used = [m for m in modules if any(m.name in idx.statements[i].binds for i in keep)]
     rejects = [r for r in rejects if r.item not in {m.name for m in used}]
     calls = frozenset().union(*(st.calls for st in rendered))
-    return [Problem(entry.name, code, entry.lineno, entry.end_lineno, len(used), calls)], rejects
+    return [Problem(entry.name, code, entry.lineno, entry.end_lineno, len(used), calls,
+                    nodes)], rejects
 
 
 @dataclass
@@ -75,10 +81,12 @@ class RepoContext:
 
 def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str],
                    allowed: set[str], entry: str, ctx: RepoContext | None,
-                   as_model: bool = False, rendered: list | None = None) -> str | Reject:
+                   as_model: bool = False, rendered: list | None = None,
+                   nodes: list | None = None) -> str | Reject:
     """The kept statements as one program, what they import from the same repository inlined
     ahead of them; or why that cannot be. With `as_model`, `entry` is renamed `Model`. The
-    statements the program is made of are added to `rendered`, where given."""
+    statements the program is made of are added to `rendered`, where given, and the
+    top-level nodes parsing the program would give to `nodes` (extract.parts_nodes)."""
     prefix, drop, inlined = "", set(), []
     if ctx is not None:
         inliner = Inliner(ctx.repo)
@@ -102,10 +110,13 @@ def program_source(idx: extract.FileIndex, keep: list[int], unresolved: set[str]
     if rendered is not None:
         rendered += inlined + [idx.statements[k] for k in kept]
     renamed = (entry, "Model") if as_model and entry != "Model" else None
-    code = extract.render(idx, kept, renamed)
+    parts = extract.render_parts(idx, kept, renamed)
+    code = extract.join_parts(idx, parts)
     if renamed:
         if re.search(rf"\b{re.escape(entry)}\b", prefix):  # rare: tokenizing it all is slow
             prefix = extract.rename(prefix, entry, "Model")
+    if nodes is not None:
+        nodes += (ast.parse(prefix).body if prefix else []) + extract.parts_nodes(idx, parts)
     return f"{prefix}\n\n{code}" if prefix else code
 
 
@@ -186,7 +197,8 @@ def kernels_from_file(idx: extract.FileIndex, allowed_imports: set[str],
 
 
 def problem_row(p: Problem, source_id: str, path: str) -> dict:
-    tree = ast.parse(p.code)  # once, for both: the id's normalising drops the tree's docstrings
+    # the program's own nodes where known: parsing the code again cost as much as all the rest
+    tree = ast.parse(p.code) if p.nodes is None else ast.Module(p.nodes, type_ignores=[])
     cats = optypes.op_types(p.code, tree, p.calls)
     return {
         "problem_id": code_id(p.code, tree=tree),

@@ -15,7 +15,7 @@ import re
 import sys
 import textwrap
 import tokenize
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kcorpus import optypes
@@ -91,14 +91,25 @@ def index_file(source: str, tree: ast.Module,
             start = first_line(sub)
             text = None
             if branch is not None:
-                text = (ast.unparse(sub) if sub.lineno == node.lineno and sub is not node.body[0]
-                        else textwrap.dedent("\n".join(lines[start - 1: sub.end_lineno])))
+                # on the `try` line and not its first statement: the stub for missing names
+                stub = sub.lineno == node.lineno and sub is not node.body[0]
+                text = (textwrap.dedent("\n".join(lines[start - 1: sub.end_lineno]))
+                        if _own_lines(sub, lines) and not stub else ast.unparse(sub))
             stmts.append(statement(sub, start, sub.end_lineno, text))
     idx = FileIndex(source, stmts)
     for i, st in enumerate(stmts):
         for name in st.binds:
             idx.bound[name] = i
     return idx
+
+
+def _own_lines(node: ast.stmt, lines: list[str]) -> bool:
+    """Whether the statement is alone on its lines (`try: import x` and `a = 1; b = 2` are not),
+    so that its lines, dedented, are its text."""
+    first = lines[first_line(node) - 1].encode()
+    start = min([node.col_offset] + [d.col_offset - 1 for d in getattr(node, "decorator_list", [])])
+    tail = lines[node.end_lineno - 1].encode()[node.end_col_offset:].strip()
+    return not first[:start].strip() and (not tail or tail.startswith(b"#"))
 
 
 def _unavailable(node: ast.stmt, importable: Callable[[str], bool]) -> bool:
@@ -181,7 +192,7 @@ def binds(node: ast.stmt) -> set[str]:
         return {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
     if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        return {n.id for t in targets for n in all_nodes(t) if type(n) is ast.Name}
     if isinstance(node, (ast.If, ast.Try, ast.With)) or type(node).__name__ == "TryStar":
         # conditional definitions (`try: from x import y except ImportError: ...`): the whole
         # block binds what any of its branches binds, and is kept whole when needed
@@ -192,6 +203,26 @@ def binds(node: ast.stmt) -> set[str]:
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def all_nodes(root: ast.AST) -> Iterator[ast.AST]:
+    """Every node under `root`, itself included, in no set order: ast.walk without its
+    per-node generators, and without the `ctx` markers (Load, Store) no caller reads as nodes.
+    The scan of every statement is mining's largest cost after parsing."""
+    todo = [root]
+    while todo:
+        n = todo.pop()
+        yield n
+        fields = _CHILD_FIELDS.get(type(n))
+        if fields is None:
+            fields = _CHILD_FIELDS[type(n)] = tuple(f for f in n._fields if f != "ctx")
+        for f in fields:
+            v = getattr(n, f, None)
+            if type(v) is list:
+                todo += [x for x in v if isinstance(x, ast.AST)]
+            elif isinstance(v, ast.AST):
+                todo.append(v)
 
 
 def _uses(node: ast.stmt) -> tuple[set[str], set[str], set[str]]:
@@ -206,7 +237,7 @@ def _uses(node: ast.stmt) -> tuple[set[str], set[str], set[str]]:
     declared_global: set[str] = set()
     imports: set[str] = set()
     calls: set[str] = set()
-    for n in ast.walk(node):
+    for n in all_nodes(node):
         t = type(n)
         if t is ast.Name:
             (loads if type(n.ctx) is ast.Load else local).add(n.id)
@@ -340,23 +371,58 @@ _BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For,
            ast.With, ast.Try)
 
 
-def render(idx: FileIndex, keep: list[int], renamed: tuple[str, str] | None = None) -> str:
+@dataclass
+class Part:
+    """One kept statement as the program shows it: `verbatim` when the text is the statement's
+    own lines unchanged and alone on them, so parsing the text gives back its node."""
+
+    index: int
+    text: str
+    verbatim: bool
+
+
+def render_parts(idx: FileIndex, keep: list[int],
+                 renamed: tuple[str, str] | None = None) -> list[Part]:
     """The kept statements' original text (comments inside them included), in file order;
     `renamed` (old, new) renames an identifier in the statements that mention it."""
-    lines = idx.lines
-    parts = [st.text if st.text is not None else "\n".join(lines[st.start - 1: st.end])
-             for st in (idx.statements[i] for i in keep)]
-    if renamed is not None:
-        old = re.compile(rf"\b{re.escape(renamed[0])}\b")
-        parts = [rename(p, *renamed) if old.search(p) else p for p in parts]
+    lines, stmts = idx.lines, idx.statements
+    old = re.compile(rf"\b{re.escape(renamed[0])}\b") if renamed is not None else None
+    out = []
+    for i in keep:
+        st = stmts[i]
+        text = st.text if st.text is not None else "\n".join(lines[st.start - 1: st.end])
+        verbatim = (st.text is None and (i == 0 or stmts[i - 1].end < st.start)
+                    and (i + 1 == len(stmts) or stmts[i + 1].start > st.end))
+        if old is not None and old.search(text):
+            text, verbatim = rename(text, *renamed), False
+        out.append(Part(i, text, verbatim))
+    return out
+
+
+def join_parts(idx: FileIndex, parts: list[Part]) -> str:
     out, prev_simple = [], False
-    for i, text in zip(keep, parts):
-        simple = not isinstance(idx.statements[i].node, _BLOCKS)
+    for part in parts:
+        simple = not isinstance(idx.statements[part.index].node, _BLOCKS)
         if out:
             out.append("\n" if (simple and prev_simple) else "\n\n\n")
-        out.append(text)
+        out.append(part.text)
         prev_simple = simple
     return "".join(out) + "\n"
+
+
+def parts_nodes(idx: FileIndex, parts: list[Part]) -> list[ast.stmt]:
+    """The top-level statements that parsing `join_parts` would give, parsing only the parts
+    that are not verbatim (their own nodes are the rest). Shared with the file's index: not to
+    be changed."""
+    out: list[ast.stmt] = []
+    for part in parts:
+        out += [idx.statements[part.index].node] if part.verbatim else ast.parse(part.text).body
+    return out
+
+
+def render(idx: FileIndex, keep: list[int], renamed: tuple[str, str] | None = None) -> str:
+    """The kept statements' text as one program (render_parts, join_parts)."""
+    return join_parts(idx, render_parts(idx, keep, renamed))
 
 
 def rename(code: str, old: str, new: str) -> str:
