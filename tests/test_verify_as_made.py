@@ -22,7 +22,7 @@ from tests.conftest import table_rows
 @pytest.mark.gpu
 def test_candidates_made_by_inductor_are_verified_in_the_same_server(tmp_path):
     cfg = PipelineConfig.model_validate({
-        "name": "t", "sources": [],
+        "name": "t", "sources": [{"kind": "local", "path": str(tmp_path)}],
         "synth": {"backends": [{"kind": "inductor", "modes": ["default"], "timeout_s": 240,
                                 "verify_as_made": True}]},
         "verify": {"device": "cuda", "trials": 2, "workers": 2, "timing_budget_s": 0.2}})
