@@ -139,3 +139,23 @@ def test_every_jit_function_is_kept_with_its_closure_and_flag(tmp_path, catalog)
     s = kernels["side_effect_kernel"]
     assert s["standalone"] is False and "Permission" in s["needs"], s["needs"]
     assert not marker.exists()
+
+
+def test_jit_functions_of_other_compilers_are_not_triton_kernels(tmp_path):
+    """CUTLASS's CuTe DSL (`@cute.jit`, as Liger-Kernel's cutedsl ops use it) and numba's `jit`
+    share the decorator's name; only Triton's are kernels (aliases and `from triton import jit`
+    included)."""
+    from kcorpus.mine.per_file import mine_tree
+
+    files = {
+        "cute_ops.py": "import cutlass.cute as cute\n\n\n@cute.jit\ndef host(x):\n    return x\n",
+        "numba_ops.py": "from numba import jit\n\n\n@jit\ndef f(x):\n    return x\n",
+        "tr_ops.py": ("import triton as tr\nfrom triton import jit\nimport triton.language as tl\n\n\n"
+                      "@tr.jit\ndef a(X):\n    tl.store(X, 1)\n\n\n"
+                      "@jit\ndef b(X):\n    tl.store(X, 2)\n"),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    kernels = {r.path: [k["name"] for k in r.kernels]
+               for r in mine_tree(tmp_path, "s", 1 << 20, {"torch", "triton"}, 1)}
+    assert kernels == {"cute_ops.py": [], "numba_ops.py": [], "tr_ops.py": ["a", "b"]}

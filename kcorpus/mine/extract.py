@@ -334,17 +334,54 @@ def module_classes(idx: FileIndex) -> list[ast.ClassDef]:
 
 
 def kernel_functions(idx: FileIndex) -> list[tuple[ast.FunctionDef, list[str]]]:
-    """Top-level functions decorated with triton.jit / autotune / heuristics, with the kinds."""
+    """Top-level functions decorated with triton.jit / autotune / heuristics, with the kinds.
+    Only Triton's: `@cute.jit` (CUTLASS's CuTe DSL), `@numba.jit` or a bare `jit` imported from
+    elsewhere are other compilers' functions, not kernels this corpus can check."""
     out = []
+    triton = None
     for st in idx.statements:
         if not isinstance(st.node, ast.FunctionDef):
             continue
-        kinds = [_KERNEL_DECORATORS[d] for d in
-                 (_dotted(dec).rsplit(".", 1)[-1] for dec in st.node.decorator_list)
-                 if d in _KERNEL_DECORATORS]
+        named = [(_dotted(dec), _dotted(dec).rsplit(".", 1)[-1]) for dec in st.node.decorator_list]
+        if not any(last == "jit" for _, last in named):
+            continue
+        triton = triton if triton is not None else _triton_names(idx)
+        kinds = [_KERNEL_DECORATORS[last] for full, last in named
+                 if last in _KERNEL_DECORATORS and _from_triton(full, triton)]
         if "jit" in kinds:
             out.append((st.node, kinds))
     return out
+
+
+def _triton_names(idx: FileIndex) -> tuple[set[str], set[str], bool]:
+    """(names bound to triton or a submodule, names imported from one, whether other packages
+    are imported by name `jit`/`autotune`/`heuristics`), over the file's imports at any depth."""
+    modules, names, foreign = {"triton"}, set(), False
+    for st in idx.statements:
+        if st.standin:  # `from numba import jit`, the package not allowed: index_file's stand-in
+            foreign |= bool(st.binds & set(_KERNEL_DECORATORS)) and st.standin != "triton"
+            continue
+        for n in all_nodes(st.node):
+            if isinstance(n, ast.Import):
+                modules |= {(a.asname or a.name).split(".")[0] for a in n.names
+                            if a.name.split(".")[0] == "triton"}
+            elif isinstance(n, ast.ImportFrom) and n.module:
+                bound = {a.asname or a.name for a in n.names}
+                if n.module.split(".")[0] == "triton":
+                    names |= bound
+                    modules |= bound  # `from triton import language as tl`
+                elif bound & set(_KERNEL_DECORATORS):
+                    foreign = True
+    return modules, names, foreign
+
+
+def _from_triton(dotted: str, triton: tuple[set[str], set[str], bool]) -> bool:
+    modules, names, foreign = triton
+    root, _, rest = dotted.partition(".")
+    if rest:
+        return root in modules
+    return root in names or not foreign  # a bare name from a star import: Triton's unless
+    # the file imports that name from another package
 
 
 def launchers(idx: FileIndex, kernel: str) -> list[str]:
