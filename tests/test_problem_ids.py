@@ -3,8 +3,9 @@
 The miner builds the id from the file's own parsed statements instead of parsing the program
 again (canonical.problem_row); these files make every case where a statement's text is not its
 own lines alone: a renamed entry module, inlined same-repository imports, statements sharing a
-line, an optional import's chosen branch, a logger, a stand-in for a package that is not
-allowed, docstrings at every level, and a program without get_init_inputs.
+line (one of them after a string's last line, whose lines do not parse alone), an optional
+import's chosen branch, a logger, a stand-in for a package that is not allowed, docstrings at
+every level, and a program without get_init_inputs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ FILES = {
                   + MODULE.format(name="Model", body="scale(x)") + INPUTS,
     "shared_line.py": "import torch; import torch.nn as nn\nK = 3; J = 4\n"
                       + MODULE.format(name="Model", body="x * K + J") + INPUTS,
+    "after_string.py": "import torch\nimport torch.nn as nn\nS = \"\"\"a\nb\"\"\"; J = 2\n"
+                       + MODULE.format(name="Model", body="x * J") + INPUTS,
     "optional.py": HEAD + "try:\n    import einops\nexcept ImportError:\n    einops = None\n"
                    + "try: import math\nexcept ImportError: math = None\n"
                    + MODULE.format(name="Model", body="x * math.pi if einops is None else x")

@@ -410,8 +410,8 @@ _BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For,
 
 @dataclass
 class Part:
-    """One kept statement as the program shows it: `verbatim` when the text is the statement's
-    own lines unchanged and alone on them, so parsing the text gives back its node."""
+    """One kept statement as the program shows it: `verbatim` when parsing the text gives back
+    its node alone (its own lines, alone on them and unchanged, or its node printed)."""
 
     index: int
     text: str
@@ -427,13 +427,26 @@ def render_parts(idx: FileIndex, keep: list[int],
     out = []
     for i in keep:
         st = stmts[i]
+        alone = ((i == 0 or stmts[i - 1].end < st.start)
+                 and (i + 1 == len(stmts) or stmts[i + 1].start > st.end))
         text = st.text if st.text is not None else "\n".join(lines[st.start - 1: st.end])
-        verbatim = (st.text is None and (i == 0 or stmts[i - 1].end < st.start)
-                    and (i + 1 == len(stmts) or stmts[i + 1].start > st.end))
+        verbatim = st.text is None and alone
+        if st.text is None and not alone and not _parses(text):
+            text, verbatim = ast.unparse(st.node), True  # after a string's last line, say
         if old is not None and old.search(text):
             text, verbatim = rename(text, *renamed), False
         out.append(Part(i, text, verbatim))
     return out
+
+
+def _parses(text: str) -> bool:
+    """Whether lines shared with another statement (`a = 1; b = 2`) parse alone: they are then
+    kept whole, as they always were (the ids of programs made of them stay the same)."""
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return False
+    return True
 
 
 def join_parts(idx: FileIndex, parts: list[Part]) -> str:

@@ -57,6 +57,9 @@ def mine_file(f: ParsedFile, sid: str, allowed_imports: set[str],
     except (RecursionError, MemoryError):
         return FileRows(f.path, rejects=[reject_row("mine", sid, f.path, "", "too_deep",
                                                     "nesting too deep to analyse")])
+    except SyntaxError as e:  # a statement's text, cut from the file, that does not parse alone
+        return FileRows(f.path, rejects=[reject_row("mine", sid, f.path, "", "unrenderable",
+                                                    f"a program cut from it does not parse: {e}")])
     out.rejects = [reject_row("mine", sid, f.path, r.item, r.reason, r.detail)
                    for r in prejects + grejects]
     if not (probs or kerns or guesses or out.rejects):
