@@ -342,7 +342,7 @@ def kernel_functions(idx: FileIndex) -> list[tuple[ast.FunctionDef, list[str]]]:
     for st in idx.statements:
         if not isinstance(st.node, ast.FunctionDef):
             continue
-        named = [(_dotted(dec), _dotted(dec).rsplit(".", 1)[-1]) for dec in st.node.decorator_list]
+        named = [(d, d.rsplit(".", 1)[-1]) for d in map(_dotted, st.node.decorator_list)]
         if not any(last == "jit" for _, last in named):
             continue
         triton = triton if triton is not None else _triton_names(idx)
