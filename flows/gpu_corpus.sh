@@ -17,6 +17,10 @@
 #                                  KernelBench export through that harness (verify_vs_kernelbench);
 #                                  STATE: a state.tgz from collect, whose release it checks;
 #                                  the three results go to $OUT/kernelbench.tgz
+#   gpu_corpus.sh pack CHECKOUTS OUT.tgz
+#                                  here, before the first call: the Python files and licenses of
+#                                  the checkouts kernelbench.yaml names (CHECKOUTS/KernelBench,
+#                                  pytorch-image-models, Liger-Kernel) as one .tgz for `start`
 # Each step exports PYTHONPATH=checkout:$SITE (the checkout's kcorpus before the wheel's);
 # on a box of your own, `pip install` the wheelhouse instead.
 # SITE and WORK live outside the checkout (the device tool replaces the checkout every call).
@@ -39,6 +43,17 @@ case "${1:-}" in
       esac
     done
     python3 -c "import duckdb, prefect, pydantic, kcorpus; print('installed: duckdb', duckdb.__version__, 'prefect', prefect.__version__)"
+    ;;
+  pack)
+    [ -d "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: gpu_corpus.sh pack CHECKOUTS OUT.tgz"; exit 2; }
+    top=$(basename "$3" .tgz); tmp=$(mktemp -d); mkdir -p "$tmp/$top"
+    for sub in KernelBench/KernelBench pytorch-image-models/timm Liger-Kernel/src; do
+      repo=${sub%%/*}
+      [ -d "$2/$sub" ] || { echo "pack: $2/$sub is missing (clone $repo into $2)"; rm -rf "$tmp"; exit 1; }
+      (cd "$2" && find "$sub" -name '*.py' && find "$repo" -maxdepth 1 -iname 'LICENSE*') \
+        | (cd "$2" && tar cf - -T -) | tar xf - -C "$tmp/$top"
+    done
+    tar czf "$3" -C "$tmp" "$top" && rm -rf "$tmp" && ls -la "$3"
     ;;
   start)  # from a copy of the checkout and sources under $WORK: later calls may replace them
     mkdir -p "$WORK/repo" && tar --exclude=./.whl --exclude=./.git --exclude=./.state \
@@ -99,5 +114,5 @@ INNER
       rm -f verify_vs_kernelbench_h200.json verify_vs_kernelbench_detail.json \
         kernelbench_export_check.json)
     ;;
-  *) echo "usage: gpu_corpus.sh install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE]"; exit 2 ;;
+  *) echo "usage: gpu_corpus.sh pack CHECKOUTS OUT.tgz | install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE]"; exit 2 ;;
 esac

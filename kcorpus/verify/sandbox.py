@@ -72,6 +72,8 @@ def scrubbed_env(workdir: Path, device: str, inductor_cache: str | None = None,
     if device == "cpu":
         env["TRITON_INTERPRET"] = "1"
         env["CUDA_VISIBLE_DEVICES"] = ""
+    else:  # torch.cuda.is_available() through NVML: the fork server stays fork-safe (worker.py)
+        env["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
     return env
 
 

@@ -88,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _preload(device: str) -> None:
     """Import what every candidate needs once, here: forked children inherit it. Nothing that
-    touches the CUDA driver may run in this process (a forked child could not use CUDA then):
-    `kcorpus/bench/fork_probe.py` found torch._inductor.compile_fx does (torch 2.11, H200),
-    while the modules below are safe."""
+    touches the CUDA driver may run in this process (a forked child could not use CUDA then).
+    Importing torch._inductor.compile_fx asks `torch.cuda.is_available()` once, which counts
+    devices through the CUDA runtime, unless PYTORCH_NVML_BASED_CUDA_CHECK=1 (sandbox.py sets
+    it) makes torch count them through NVML. With it, the torch.compile in a child took 2.5 s
+    instead of 7.4 s (kcorpus/bench/child_costs.py, H200, RESULTS.md)."""
     import torch
     import triton  # noqa: F401
 
@@ -106,9 +108,43 @@ def _preload(device: str) -> None:
         import torch._inductor.async_compile  # noqa: F401
         import torch._inductor.codecache  # noqa: F401
         import triton.compiler.compiler  # noqa: F401
+        if _nvml_counts_devices():
+            import torch._inductor.compile_fx  # noqa: F401
+            import torch._inductor.select_algorithm  # noqa: F401
 
-    if torch.cuda.is_initialized():
-        raise RuntimeError("CUDA was initialised in the fork server")
+    if torch.cuda.is_initialized() or _children_in_bad_fork():
+        raise RuntimeError("the fork server's imports touched the CUDA driver: forked children "
+                           "could not use CUDA (worker._preload)")
+
+
+def _nvml_counts_devices() -> bool:
+    """Whether torch.cuda.is_available() here asks NVML, not the CUDA runtime (which would make
+    every forked child fail to initialise CUDA)."""
+    import torch
+
+    if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") != "1":
+        return False
+    try:
+        return torch.cuda._raw_device_count_nvml() > 0
+    except Exception:  # no NVML on this box: torch would fall back to the CUDA runtime
+        return False
+
+
+def _children_in_bad_fork() -> bool:
+    """Fork once and ask the child whether torch would refuse CUDA there: the CUDA runtime
+    having been initialised in this process is not visible in torch.cuda.is_initialized()."""
+    import torch
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, b"1" if torch.cuda._is_in_bad_fork() else b"0")
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    answer = os.read(r, 1)
+    os.close(r)
+    return answer == b"1"
 
 
 def _parser() -> argparse.ArgumentParser:

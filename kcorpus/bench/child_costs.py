@@ -1,0 +1,206 @@
+"""Where a fork-server child's seconds go, on a GPU node (stdlib, torch and triton only).
+
+    python3 -m kcorpus.bench.child_costs --verify JOBS.jsonl --inductor JOBS.jsonl --out DIR
+
+1. `cuda_calls`: which torch.cuda calls importing torch._inductor.compile_fx and
+   torch._inductor.select_algorithm makes (a fork server may not touch the driver);
+2. `fork_safety`: for each preload set, with and without PYTORCH_NVML_BASED_CUDA_CHECK=1,
+   whether a forked child still runs CUDA and a torch.compile, and how long that took;
+3. `jobs`: each job in a forked child of a server that preloaded as worker.py does, and then
+   with the extra preload where (2) found it safe: the job's seconds and phases; one child per
+   preload set runs under cProfile and leaves its top functions in DIR.
+
+Jobs run one at a time (an idle node): a corpus run has 16 children at once, so its phases
+are longer. Prints a short table last; DIR gets `child_costs.json` and the profiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+EXTRA = ["torch._inductor.compile_fx", "torch._inductor.select_algorithm"]
+
+_CALLS = """
+import json, sys, traceback, torch, triton
+import torch.cuda as tc
+seen = []
+for n in ["is_available", "device_count", "_lazy_init", "init", "get_device_properties",
+          "get_device_capability", "current_device", "get_device_name", "mem_get_info",
+          "is_bf16_supported", "synchronize"]:
+    f = getattr(tc, n)
+    def wrap(*a, _f=f, _n=n, **k):
+        seen.append(_n + "\\n" + "".join(traceback.format_stack(limit=7)[:-1]))
+        return _f(*a, **k)
+    setattr(tc, n, wrap)
+import torch._dynamo, torch._inductor.async_compile, torch._inductor.codecache
+for m in sys.argv[1:]:
+    __import__(m)
+print(json.dumps({"initialized": torch.cuda.is_initialized(), "calls": seen}))
+"""
+
+_FORK = """
+import json, os, sys, time, torch, triton
+import torch._dynamo, torch._inductor.async_compile, torch._inductor.codecache
+for m in sys.argv[1:]:
+    __import__(m)
+before = torch.cuda.is_initialized()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    t = time.perf_counter()
+    try:
+        torch.ones(4, device="cuda").sum().item()
+        f = torch.compile(torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU()).cuda())
+        f(torch.randn(8, 64, device="cuda")).sum().item()
+        msg = {"ok": True, "seconds": round(time.perf_counter() - t, 2)}
+    except Exception as e:
+        msg = {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
+    os.write(w, json.dumps(msg).encode())
+    os._exit(0)
+os.close(w)
+os.waitpid(pid, 0)
+out = json.loads(os.read(r, 65536) or b'{"ok": false, "error": "no answer"}')
+print(json.dumps({"server_initialized_cuda": before, **out}))
+"""
+
+
+def cuda_calls() -> dict:
+    out = subprocess.run([sys.executable, "-c", _CALLS, *EXTRA], capture_output=True, text=True,
+                         timeout=300)
+    last = (out.stdout.strip().splitlines() or ["{}"])[-1]
+    try:
+        return json.loads(last)
+    except json.JSONDecodeError:
+        return {"error": out.stderr[-1500:]}
+
+
+def fork_safety() -> list[dict]:
+    rows = []
+    for nvml in ("", "1"):
+        for extra in ([], EXTRA):
+            env = {**os.environ, "PYTORCH_NVML_BASED_CUDA_CHECK": nvml}
+            t = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", _FORK, *extra], capture_output=True,
+                                 text=True, timeout=300, env=env)
+            last = (out.stdout.strip().splitlines() or ["{}"])[-1]
+            try:
+                row = json.loads(last)
+            except json.JSONDecodeError:
+                row = {"ok": False, "error": out.stderr[-500:]}
+            rows.append({"nvml": bool(nvml), "preload": extra, "wall_s":
+                         round(time.perf_counter() - t, 1), **row})
+    return rows
+
+
+def _server(jobs: list[dict], extra: list[str], out: Path, tag: str, profile: int) -> list[dict]:
+    """Runs in a subprocess: preload, then one forked child per job, one at a time."""
+    import cProfile
+    import pstats
+    import tempfile
+
+    from kcorpus.verify import worker
+    from kcorpus.verify.pool import GpuLock
+
+    t = time.perf_counter()
+    worker._preload("cuda")
+    for m in extra:
+        __import__(m)
+    preload_s = round(time.perf_counter() - t, 2)
+    root = Path(tempfile.mkdtemp(prefix="kc-costs-"))
+    lock = GpuLock(root / "gpu.lock")
+    lock.path.touch()
+    rows = []
+    for i, job in enumerate(jobs):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            work = root / f"job{i}"
+            work.mkdir()
+            os.chdir(work)
+            os.environ.update(TRITON_CACHE_DIR=str(work / "triton"), TMPDIR=str(work),
+                              TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"))
+            t0 = time.perf_counter()
+            prof = cProfile.Profile() if i < profile else None
+            if prof:
+                prof.enable()
+            verdict = worker.run_job(job, lock, lambda _: None)
+            if prof:
+                prof.disable()
+                with open(out / f"profile_{tag}_{i}.txt", "w") as f:
+                    pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(45)
+            msg = {"i": i, "kind": job.get("kind", "verify"), "wall_s":
+                   round(time.perf_counter() - t0, 2), "profiled": bool(prof),
+                   "passed": verdict.get("passed"), "error": verdict.get("error") or
+                   verdict.get("failure_code"), "phases": verdict.get("phase_seconds"),
+                   "seconds": verdict.get("seconds")}
+            os.write(w, json.dumps(msg).encode())
+            os._exit(0)
+        os.close(w)
+        chunks = []
+        while chunk := os.read(r, 65536):
+            chunks.append(chunk)
+        os.waitpid(pid, 0)
+        os.close(r)
+        rows.append({"preload": tag, "preload_s": preload_s,
+                     **json.loads(b"".join(chunks) or b'{"error": "child died"}')})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--verify", type=Path, required=True)
+    p.add_argument("--inductor", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--profile", type=int, default=2, help="children per kind under cProfile")
+    p.add_argument("--server", help=argparse.SUPPRESS)  # internal: one preload set's server
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    jobs = [json.loads(x) for f in (args.inductor, args.verify) for x in f.read_text().splitlines()
+            if x.strip()]
+    if args.server is not None:
+        extra = EXTRA if args.server == "extra" else []
+        print(json.dumps(_server(jobs, extra, args.out, args.server, args.profile)))
+        return 0
+    result = {"cuda_calls": cuda_calls(), "fork_safety": fork_safety(), "jobs": []}
+    safe = [r for r in result["fork_safety"] if r["preload"] and r.get("ok")]
+    env = {**os.environ, **({"PYTORCH_NVML_BASED_CUDA_CHECK": "1"} if safe and safe[0]["nvml"]
+                            else {})}
+    for tag in ["worker"] + (["extra"] if safe else []):
+        out = subprocess.run([sys.executable, "-m", "kcorpus.bench.child_costs", "--verify",
+                              str(args.verify), "--inductor", str(args.inductor), "--out",
+                              str(args.out), "--server", tag], capture_output=True, text=True,
+                             env=env, timeout=1200)
+        try:
+            result["jobs"] += json.loads(out.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            result["jobs"].append({"preload": tag, "error": out.stderr[-1500:]})
+    (args.out / "child_costs.json").write_text(json.dumps(result, indent=1))
+    _table(result)
+    return 0
+
+
+def _table(result: dict) -> None:
+    calls = result["cuda_calls"].get("calls", [])
+    print(f"cuda calls importing {EXTRA}: {len(calls)}; "
+          f"initialized: {result['cuda_calls'].get('initialized')}")
+    for c in calls[:6]:
+        print("   ", c.replace("\n", " | ")[:400])
+    for r in result["fork_safety"]:
+        print(f"fork nvml={r['nvml']!s:5} preload={'+'.join(r['preload']) or 'worker'}: "
+              f"ok={r.get('ok')} server_cuda={r.get('server_initialized_cuda')} "
+              f"child_s={r.get('seconds')} {r.get('error', '')[:200]}")
+    print(f"{'preload':8} {'i':>2} {'kind':9} {'wall_s':>7} {'prof':5} phases")
+    for r in result["jobs"]:
+        print(f"{r.get('preload', ''):8} {r.get('i', ''):>2} {r.get('kind', ''):9} "
+              f"{r.get('wall_s', '')!s:>7} {r.get('profiled', '')!s:5} {r.get('phases') or ''} "
+              f"{r.get('error') or ''}"[:300])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
