@@ -26,7 +26,7 @@ from kcorpus.progress import bar
 from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import BackendUnavailable, Completion, candidate_row
 from kcorpus.synth.inductor_program import AssemblyError, assemble
-from kcorpus.verify import admission, gpu_slots, sandbox, stream
+from kcorpus.verify import admission, codes, gpu_slots, sandbox, stream
 
 # ATen ops that Inductor's max-autotune lowers to a Triton template (GEMM, convolution)
 TEMPLATE_OPS = {"mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution", "_int_mm",
@@ -114,17 +114,51 @@ class InductorBackend:
                                    answer["outputs"])
             except (AssemblyError, SyntaxError) as e:
                 error = f"assembly: {e}"
+        item = f"inductor/{mode}@{self.model}"  # settled(): what a rerun need not compile again
         if program is not None and not TRITON_KERNEL.search(answer["code"]):
-            return reject_row("synth", "", problem["problem_id"], f"inductor/{mode}",
+            return reject_row("synth", "", problem["problem_id"], item,
                               "inductor_no_triton", "Inductor's code calls no Triton kernel "
                               f"(only {', '.join(answer['extern_kernels']) or 'ATen'})")
         if program is None:
-            return reject_row("synth", "", problem["problem_id"], f"inductor/{mode}",
-                              "inductor_failed", error or "no program")
+            return reject_row("synth", "", problem["problem_id"], item,
+                              *_failure(answer, error, self.spec.timeout_s))
         settings = {"mode": mode, "extern_kernels": answer["extern_kernels"],
                     "dynamic_batch": answer["dynamic_batch"]}
         return Completion(problem["problem_id"], answer["code"], self.name, self.model,
                           prompt_template=template(mode), sampling=settings, code=program)
+
+
+def _failure(answer: dict, error: str, timeout_s: float) -> tuple[str, str]:
+    """(reason, detail) of a job that gave no program. Inductor's own errors and a timeout are
+    the problem's (`inductor_failed`, `inductor_timeout` with the limit it had); running out of
+    memory or a killed child is the machine's at that moment (`inductor_crashed`)."""
+    code = answer.get("failure_code") or ""
+    if code in (codes.TIMEOUT, codes.AUTOTUNE_TIMEOUT):
+        return "inductor_timeout", f"timeout_s={timeout_s:g}; {error}"
+    if code or "out of memory" in error.lower():
+        return "inductor_crashed", f"{code + ': ' if code else ''}{error or 'no program'}"
+    return "inductor_failed", error or "no program"
+
+
+def settled(rejects: list[dict], model: str, timeout_s: float) -> set[tuple[str, str]]:
+    """(problem_id, prompt template) of the jobs that gave no program under this torch (`model`)
+    and would give none again: Inductor's errors, code without Triton, and timeouts under a
+    limit at least `timeout_s`. A rerun leaves them out; crashed jobs are tried again. On the
+    H200, rerunning them cost a third of a time-boxed run's slots (RESULTS.md, session 14).
+    `rejects`: the synth stage's rows (path, item, reason, detail)."""
+    out = set()
+    for r in rejects:
+        mode, _, made_by = r["item"].removeprefix("inductor/").partition("@")
+        if not r["item"].startswith("inductor/") or made_by != model:
+            continue
+        if r["reason"] == "inductor_timeout":
+            limit = re.match(r"timeout_s=([\d.]+)", r["detail"] or "")
+            if limit is None or float(limit.group(1)) < timeout_s:
+                continue
+        elif r["reason"] not in ("inductor_failed", "inductor_no_triton"):
+            continue
+        out.add((r["path"], template(mode)))
+    return out
 
 
 def _pending_row(c: Completion, problem: dict) -> dict:

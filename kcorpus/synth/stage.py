@@ -23,6 +23,7 @@ from kcorpus.problems import check_problems
 from kcorpus.progress import bar
 from kcorpus.synth.backend import Backend, candidate_row
 from kcorpus.synth.chat import ChatBackend
+from kcorpus.synth.inductor import settled
 from kcorpus.synth.replay import ReplayBackend
 from kcorpus.synth.reverse import pending_kernels, reverse
 from kcorpus.verify.stage import Verifications
@@ -89,11 +90,14 @@ def _inductor(catalog: Catalog, cfg: PipelineConfig, spec: InductorSpec, backend
               problems: list[dict], counts: dict) -> None:
     """The Inductor backend's candidates for the problems it has none for under this torch;
     with `verify_as_made`, their verdicts too, written after the candidates."""
-    done = catalog.rows("SELECT problem_id, prompt_template FROM candidates WHERE "
+    made = catalog.rows("SELECT problem_id, prompt_template FROM candidates WHERE "
                         "backend = 'inductor' AND model = ?", [backend.model])
+    failed = catalog.rows("SELECT path, item, reason, detail FROM rejects WHERE stage = 'synth' "
+                          "AND item LIKE 'inductor/%'")
+    done = {(r["problem_id"], r["prompt_template"]) for r in made}
+    done |= settled(failed, backend.model, spec.timeout_s)
     verifier = Verifications(catalog, cfg.verify, batch=0) if spec.verify_as_made else None
-    completions, rejects = backend.generate(
-        problems, {(r["problem_id"], r["prompt_template"]) for r in done}, verifier)
+    completions, rejects = backend.generate(problems, done, verifier)
     _log_answers(catalog, backend.answers)
     if backend.left:
         counts["inductor_left_for_next_run"] = backend.left
