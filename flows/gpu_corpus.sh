@@ -69,9 +69,12 @@ case "${1:-}" in
     cat > $WORK/run.sh <<INNER
 cd "$PWD"
 t0=\$(python3 -c "import time; print(time.time())")
+python3 -m kcorpus.bench.usage $WORK/usage.jsonl & sampler=\$!
 python3 -m kcorpus rebuild pipelines/kernelbench.yaml --workdir "$WORK" --json > $WORK/rebuild.json 2> $WORK/rebuild.log
-echo \$? > $WORK/rc
+status=\$?
+kill \$sampler
 python3 -c "import time; print(round(time.time() - \$t0, 1))" > $WORK/seconds
+echo \$status > $WORK/rc   # last: collect reads the rest once it sees rc
 INNER
     setsid nohup bash $WORK/run.sh > /dev/null 2>&1 < /dev/null &
     echo "rebuild started in the background"
@@ -85,11 +88,12 @@ INNER
     grep -E "^progress |Finished|Crashed|Failed|Error" $WORK/rebuild.log | tail -15
     python3 -m kcorpus status --workdir "$WORK" --json 2>/dev/null | head -c 1500; echo
     # a copy returns at most 8 files: the logs go in one
-    (cd $WORK && tar czf "$OUT/logs.tgz" $(ls rebuild.log rebuild.json inductor_jobs.jsonl 2>/dev/null))
+    (cd $WORK && tar czf "$OUT/logs.tgz" $(ls rebuild.log rebuild.json inductor_jobs.jsonl usage.jsonl 2>/dev/null))
     if [ -f $WORK/rc ]; then
       echo "rebuild exit code $(cat $WORK/rc), $(cat $WORK/seconds) s"
       [ -f $WORK/run_recorded ] || { python3 -m kcorpus.bench.corpus --record-run "$WORK/runs.jsonl" \
-        --rebuild-json $WORK/rebuild.json --gpu-seconds "$(cat $WORK/seconds)" && touch $WORK/run_recorded; }
+        --rebuild-json $WORK/rebuild.json --gpu-seconds "$(cat $WORK/seconds)" --usage $WORK/usage.jsonl \
+        && touch $WORK/run_recorded; }
       python3 -m kcorpus.bench.corpus "$WORK" --runs "$WORK/runs.jsonl" --out "$OUT/corpus_h200.json"
       (cd $WORK && tar czf "$OUT/state.tgz" catalog.duckdb runs.jsonl \
         $(ls -d inductor_jobs.jsonl releases 2>/dev/null))

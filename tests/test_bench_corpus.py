@@ -4,9 +4,12 @@ their time, read back from what the stages store (verdict rows, `inductor_jobs.j
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from kcorpus import schema
-from kcorpus.bench import corpus
+from kcorpus.bench import corpus, usage
 from kcorpus.bench.corpus import inductor_jobs, verify_phases
 from kcorpus.catalog import Catalog
 from kcorpus.verify.stage import verdict_row
@@ -61,3 +64,37 @@ def test_a_rebuild_in_several_runs_sums_their_gpu_and_stage_seconds(tmp_path):
     assert summed["stage_seconds"] == {"mine": 20.0, "synth": 550.2}
     assert [r["gpu_seconds"] for r in summed["runs"]] == [500.0, 420.0]
     assert corpus.main(["--record-run", str(runs)]) == 2  # nothing to record
+
+
+def test_usage_samples_the_cpus_while_a_process_keeps_one_busy(tmp_path):
+    """kcorpus.bench.usage reads /proc/stat: with one core spinning, the busy fraction of all
+    CPUs is at least most of one core's share."""
+    out = tmp_path / "usage.jsonl"
+    sampler = subprocess.Popen([sys.executable, "-m", "kcorpus.bench.usage", str(out),
+                                "--every", "0.3"])
+    spin = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\n"
+                             "while time.time() - t < 2.5: pass"])
+    spin.wait()
+    sampler.terminate()
+    sampler.wait()
+    got = usage.summarize(out)
+    assert got["samples"] >= 4
+    assert 0.6 / os.cpu_count() < got["cpu_busy"] <= 1.0
+
+
+def test_usage_is_summed_per_stage_in_the_order_the_stages_ran(tmp_path):
+    out = tmp_path / "usage.jsonl"
+    rows = [{"t": 100.0 + i, "cpu_busy": 1.0 if i < 3 else 0.2, "iowait": 0.0,
+             "gpu_util": 0.0 if i < 3 else 80.0, "gpu_mem_mb": 10.0 * i} for i in range(10)]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = usage.summarize(out, {"problems": 3.0, "synth": 7.0, "publish": 0.0})
+    assert got["by_stage"] == {
+        "problems": {"cpu_busy": 1.0, "gpu_util": 0.0, "gpu_mem_mb_max": 20.0},
+        "synth": {"cpu_busy": 0.2, "gpu_util": 80.0, "gpu_mem_mb_max": 90.0}}
+    runs = tmp_path / "runs.jsonl"
+    printed = tmp_path / "rebuild.json"
+    printed.write_text(json.dumps({"problems": {"seconds": 3.0}, "synth": {"seconds": 7.0}}) + "\n")
+    assert corpus.main(["--record-run", str(runs), "--rebuild-json", str(printed),
+                        "--gpu-seconds", "10", "--usage", str(out)]) == 0
+    assert json.loads(runs.read_text())["usage"]["by_stage"]["synth"]["cpu_busy"] == 0.2
+    assert usage.summarize(tmp_path / "none.jsonl") == {"samples": 0}

@@ -7,8 +7,9 @@ flagged by decontamination, and KernelBench's problems with a pair. With `--rebu
 (what `kcorpus rebuild --json` printed) and `--gpu-seconds S` (the rebuild's wall time on the
 GPU) it adds each stage's seconds and pairs per GPU-hour. A rebuild done in several runs, each on
 a fresh machine resuming the catalog of the one before (flows/gpu_corpus.sh), records each run
-with `--record-run RUNS --rebuild-json FILE --gpu-seconds S`; `--runs RUNS` then sums seconds
-over them. The last line is one JSON object; `--out` also writes it to a file.
+with `--record-run RUNS --rebuild-json FILE --gpu-seconds S` (and `--usage FILE`: how busy the
+CPUs and the card were, per stage; kcorpus.bench.usage); `--runs RUNS` then sums seconds over
+them. The last line is one JSON object; `--out` also writes it to a file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from kcorpus.bench import usage
 from kcorpus.bench.report import print_result
 from kcorpus.catalog import Catalog
 
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpu-seconds", type=float, help="the rebuild's wall-clock seconds")
     p.add_argument("--record-run", type=Path, metavar="RUNS",
                    help="append this run (--rebuild-json, --gpu-seconds) to RUNS (JSONL), only")
+    p.add_argument("--usage", type=Path, help="with --record-run: the run's samples of CPU and "
+                   "GPU use (kcorpus.bench.usage), summed up per stage into the run's record")
     p.add_argument("--runs", type=Path, help="a RUNS file: the rebuild was done in these runs")
     p.add_argument("--out", type=Path)
     a = p.parse_args(argv)
@@ -168,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --record-run needs --rebuild-json FILE and --gpu-seconds", file=sys.stderr)
             return 2
         run = {"gpu_seconds": round(a.gpu_seconds, 1), "stage_seconds": stage_seconds(a.rebuild_json)}
+        if a.usage:
+            run["usage"] = usage.summarize(a.usage, run["stage_seconds"])
         with a.record_run.open("a") as f:
             f.write(json.dumps(run) + "\n")
         return 0
