@@ -21,6 +21,9 @@
 #                                  here, before the first call: the Python files and licenses of
 #                                  the checkouts kernelbench.yaml names (CHECKOUTS/KernelBench,
 #                                  pytorch-image-models, Liger-Kernel) as one .tgz for `start`
+#   gpu_corpus.sh profile [N]      after a rebuild on this machine: N jobs of each kind drawn from
+#                                  its catalog (probe, inductor, verification) run one at a time
+#                                  and profiled (kcorpus.bench.child_costs): $OUT/costs.tgz
 # Each step exports PYTHONPATH=checkout:$SITE (the checkout's kcorpus before the wheel's);
 # on a box of your own, `pip install` the wheelhouse instead.
 # SITE and WORK live outside the checkout (the device tool replaces the checkout every call).
@@ -118,5 +121,11 @@ INNER
       rm -f verify_vs_kernelbench_h200.json verify_vs_kernelbench_detail.json \
         kernelbench_export_check.json)
     ;;
-  *) echo "usage: gpu_corpus.sh pack CHECKOUTS OUT.tgz | install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE]"; exit 2 ;;
+  profile)
+    [ -f $WORK/catalog.duckdb ] || { echo "no catalog in $WORK: run start first"; exit 3; }
+    python3 -m kcorpus.bench.sample_jobs $WORK/catalog.duckdb $WORK/sampled.jsonl --n "${2:-6}" || exit 1
+    python3 -m kcorpus.bench.child_costs $WORK/sampled.jsonl --out $WORK/costs | tail -30
+    (cd $WORK && tar czf "$OUT/costs.tgz" costs sampled.jsonl)
+    ;;
+  *) echo "usage: gpu_corpus.sh pack CHECKOUTS OUT.tgz | install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE] | profile [N]"; exit 2 ;;
 esac

@@ -1,17 +1,20 @@
 """Where a fork-server child's seconds go, on a GPU node (stdlib, torch and triton only).
 
-    python3 -m kcorpus.bench.child_costs --verify JOBS.jsonl --inductor JOBS.jsonl --out DIR
+    python3 -m kcorpus.bench.child_costs JOBS.jsonl... --out DIR [--profile 2] [--fork-checks]
+
+Each job (any kind the fork server runs: probe, inductor, verification; kcorpus.bench.sample_jobs
+draws them from a rebuild's catalog) runs in a forked child of a server that preloaded as
+worker.py does, in the fork server's environment (sandbox.scrubbed_env), one at a time on an
+idle node: its wall seconds and phases, and for the first `--profile` jobs of each kind the top
+functions under cProfile (DIR/profile_KIND_I.txt). A corpus run has 16 children at once, so its
+phases are longer. `--fork-checks` first answers session 13's question again:
 
 1. `cuda_calls`: which torch.cuda calls importing torch._inductor.compile_fx and
    torch._inductor.select_algorithm makes (a fork server may not touch the driver);
 2. `fork_safety`: for each preload set, with and without PYTORCH_NVML_BASED_CUDA_CHECK=1,
-   whether a forked child still runs CUDA and a torch.compile, and how long that took;
-3. `jobs`: each job in a forked child of a server that preloaded as worker.py does, and then
-   with the extra preload where (2) found it safe: the job's seconds and phases; one child per
-   preload set runs under cProfile and leaves its top functions in DIR.
+   whether a forked child still runs CUDA and a torch.compile, and how long that took.
 
-Jobs run one at a time (an idle node): a corpus run has 16 children at once, so its phases
-are longer. Prints a short table last; DIR gets `child_costs.json` and the profiles.
+Prints a short table last; DIR gets `child_costs.json` and the profiles.
 """
 
 from __future__ import annotations
@@ -98,107 +101,126 @@ def fork_safety() -> list[dict]:
     return rows
 
 
-def _server(jobs: list[dict], extra: list[str], out: Path, tag: str, profile: int) -> list[dict]:
-    """Runs in a subprocess: preload, then one forked child per job, one at a time."""
-    import cProfile
-    import pstats
+def _server(jobs: list[dict], out: Path, profile: int, device: str) -> list[dict]:
+    """Runs in a subprocess: preload as the fork server does, then one forked child per job,
+    one at a time."""
     import tempfile
 
     from kcorpus.verify import worker
     from kcorpus.verify.pool import GpuLock
 
     t = time.perf_counter()
-    worker._preload("cuda")
-    for m in extra:
-        __import__(m)
+    worker._preload(device)
     preload_s = round(time.perf_counter() - t, 2)
     root = Path(tempfile.mkdtemp(prefix="kc-costs-"))
     lock = GpuLock(root / "gpu.lock")
     lock.path.touch()
-    rows = []
+    rows, profiled = [], {}
     for i, job in enumerate(jobs):
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            work = root / f"job{i}"
-            work.mkdir()
-            os.chdir(work)
-            os.environ.update(TRITON_CACHE_DIR=str(work / "triton"), TMPDIR=str(work),
-                              TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"))
-            t0 = time.perf_counter()
-            prof = cProfile.Profile() if i < profile else None
-            if prof:
-                prof.enable()
-            verdict = worker.run_job(job, lock, lambda _: None)
-            if prof:
-                prof.disable()
-                with open(out / f"profile_{tag}_{i}.txt", "w") as f:
-                    pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(45)
-            msg = {"i": i, "kind": job.get("kind", "verify"), "wall_s":
-                   round(time.perf_counter() - t0, 2), "profiled": bool(prof),
-                   "passed": verdict.get("passed"), "error": verdict.get("error") or
-                   verdict.get("failure_code"), "phases": verdict.get("phase_seconds"),
-                   "seconds": verdict.get("seconds")}
-            os.write(w, json.dumps(msg).encode())
-            os._exit(0)
-        os.close(w)
-        chunks = []
-        while chunk := os.read(r, 65536):
-            chunks.append(chunk)
-        os.waitpid(pid, 0)
-        os.close(r)
-        rows.append({"preload": tag, "preload_s": preload_s,
-                     **json.loads(b"".join(chunks) or b'{"error": "child died"}')})
+        kind = job.get("kind", "verify")
+        prof = profiled.get(kind, 0) < profile
+        profiled[kind] = profiled.get(kind, 0) + prof
+        rows.append({"preload_s": preload_s, **_child(i, job, kind, root, lock, out, prof)})
     return rows
+
+
+def _child(i: int, job: dict, kind: str, root: Path, lock, out: Path, prof: bool) -> dict:
+    import cProfile
+    import pstats
+
+    from kcorpus.verify import worker
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        work = root / f"job{i}"
+        work.mkdir()
+        os.chdir(work)
+        os.environ.update(TRITON_CACHE_DIR=str(work / "triton"), TMPDIR=str(work), HOME=str(work))
+        t0 = time.perf_counter()
+        profiler = cProfile.Profile() if prof else None
+        if profiler:
+            profiler.enable()
+        verdict = worker.run_job(job, lock, lambda _: None)
+        if profiler:
+            profiler.disable()
+            with open(out / f"profile_{kind}_{i}.txt", "w") as f:
+                pstats.Stats(profiler, stream=f).sort_stats("cumulative").print_stats(60)
+        msg = {"i": i, "kind": kind, "id": str(job.get("id"))[:80],
+               "wall_s": round(time.perf_counter() - t0, 2), "profiled": prof,
+               "passed": _succeeded(kind, verdict),
+               "error": verdict.get("error") or verdict.get("failure_code"),
+               "phases": verdict.get("phase_seconds"),
+               "seconds": verdict.get("seconds")}
+        os.write(w, json.dumps(msg).encode())
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    while chunk := os.read(r, 65536):
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    os.close(r)
+    return json.loads(b"".join(chunks) or b'{"error": "child died"}')
+
+
+def _succeeded(kind: str, answer: dict) -> bool:
+    """A probe names its sound program (`ok`: an index), Inductor returns code, a verdict passes."""
+    if kind == "probe":
+        return answer.get("ok") is not None
+    if kind == "inductor":
+        return bool(answer.get("code"))
+    return bool(answer.get("passed"))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--verify", type=Path, required=True)
-    p.add_argument("--inductor", type=Path, required=True)
+    p.add_argument("jobs", type=Path, nargs="+", help="JSONL files of fork-server jobs")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--profile", type=int, default=2, help="children per kind under cProfile")
-    p.add_argument("--server", help=argparse.SUPPRESS)  # internal: one preload set's server
+    p.add_argument("--fork-checks", action="store_true", help="session 13's fork-safety checks")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cuda",
+                   help="the server's device (cpu: Triton's interpreter, for a check here)")
+    p.add_argument("--server", action="store_true", help=argparse.SUPPRESS)  # internal
     args = p.parse_args(argv)
+    missing = [str(f) for f in args.jobs if not f.is_file()]
+    if missing:
+        print(f"error: no such jobs file: {', '.join(missing)}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [json.loads(x) for f in (args.inductor, args.verify) for x in f.read_text().splitlines()
-            if x.strip()]
-    if args.server is not None:
-        extra = EXTRA if args.server == "extra" else []
-        print(json.dumps(_server(jobs, extra, args.out, args.server, args.profile)))
+    jobs = [json.loads(x) for f in args.jobs for x in f.read_text().splitlines() if x.strip()]
+    if args.server:
+        print(json.dumps(_server(jobs, args.out, args.profile, args.device)))
         return 0
-    result = {"cuda_calls": cuda_calls(), "fork_safety": fork_safety(), "jobs": []}
-    safe = [r for r in result["fork_safety"] if r["preload"] and r.get("ok")]
-    env = {**os.environ, **({"PYTORCH_NVML_BASED_CUDA_CHECK": "1"} if safe and safe[0]["nvml"]
-                            else {})}
-    for tag in ["worker"] + (["extra"] if safe else []):
-        out = subprocess.run([sys.executable, "-m", "kcorpus.bench.child_costs", "--verify",
-                              str(args.verify), "--inductor", str(args.inductor), "--out",
-                              str(args.out), "--server", tag], capture_output=True, text=True,
-                             env=env, timeout=1200)
-        try:
-            result["jobs"] += json.loads(out.stdout.strip().splitlines()[-1])
-        except (IndexError, json.JSONDecodeError):
-            result["jobs"].append({"preload": tag, "error": out.stderr[-1500:]})
+    result = {"cuda_calls": cuda_calls(), "fork_safety": fork_safety()} if args.fork_checks else {}
+    from kcorpus.verify.sandbox import scrubbed_env
+
+    env = {**os.environ, **scrubbed_env(args.out, args.device)}
+    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-m", "kcorpus.bench.child_costs", *map(str, args.jobs),
+                          "--out", str(args.out), "--profile", str(args.profile),
+                          "--device", args.device, "--server"],
+                         capture_output=True, text=True, env=env, timeout=3000)
+    try:
+        result["jobs"] = json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        result["jobs"] = [{"error": out.stderr[-1500:]}]
     (args.out / "child_costs.json").write_text(json.dumps(result, indent=1))
     _table(result)
     return 0
 
 
 def _table(result: dict) -> None:
-    calls = result["cuda_calls"].get("calls", [])
-    print(f"cuda calls importing {EXTRA}: {len(calls)}; "
-          f"initialized: {result['cuda_calls'].get('initialized')}")
-    for c in calls[:6]:
-        print("   ", c.replace("\n", " | ")[:400])
-    for r in result["fork_safety"]:
-        print(f"fork nvml={r['nvml']!s:5} preload={'+'.join(r['preload']) or 'worker'}: "
-              f"ok={r.get('ok')} server_cuda={r.get('server_initialized_cuda')} "
-              f"child_s={r.get('seconds')} {r.get('error', '')[:200]}")
-    print(f"{'preload':8} {'i':>2} {'kind':9} {'wall_s':>7} {'prof':5} phases")
+    if "cuda_calls" in result:
+        calls = result["cuda_calls"].get("calls", [])
+        print(f"cuda calls importing {EXTRA}: {len(calls)}; "
+              f"initialized: {result['cuda_calls'].get('initialized')}")
+        for r in result["fork_safety"]:
+            print(f"fork nvml={r['nvml']!s:5} preload={'+'.join(r['preload']) or 'worker'}: "
+                  f"ok={r.get('ok')} child_s={r.get('seconds')} {r.get('error', '')[:200]}")
+    print(f"{'i':>2} {'kind':9} {'wall_s':>7} {'prof':5} phases")
     for r in result["jobs"]:
-        print(f"{r.get('preload', ''):8} {r.get('i', ''):>2} {r.get('kind', ''):9} "
-              f"{r.get('wall_s', '')!s:>7} {r.get('profiled', '')!s:5} {r.get('phases') or ''} "
+        print(f"{r.get('i', ''):>2} {r.get('kind', ''):9} {r.get('wall_s', '')!s:>7} "
+              f"{r.get('profiled', '')!s:5} {r.get('phases') or r.get('seconds') or ''} "
               f"{r.get('error') or ''}"[:300])
 
 
