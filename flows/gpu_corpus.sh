@@ -124,7 +124,7 @@ INNER
   profile)
     [ -f $WORK/catalog.duckdb ] || { echo "no catalog in $WORK: run start first"; exit 3; }
     python3 -m kcorpus.bench.sample_jobs $WORK/catalog.duckdb $WORK/sampled.jsonl --n "${2:-6}" || exit 1
-    python3 -m kcorpus.bench.child_costs $WORK/sampled.jsonl --out $WORK/costs | tail -30
+    python3 -m kcorpus.bench.child_costs $WORK/sampled.jsonl --out $WORK/costs --fork-checks | tail -30
     (cd $WORK && tar czf "$OUT/costs.tgz" costs sampled.jsonl)
     ;;
   *) echo "usage: gpu_corpus.sh pack CHECKOUTS OUT.tgz | install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE] | profile [N]"; exit 2 ;;

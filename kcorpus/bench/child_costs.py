@@ -12,7 +12,10 @@ phases are longer. `--fork-checks` first answers session 13's question again:
 1. `cuda_calls`: which torch.cuda calls importing torch._inductor.compile_fx and
    torch._inductor.select_algorithm makes (a fork server may not touch the driver);
 2. `fork_safety`: for each preload set, with and without PYTORCH_NVML_BASED_CUDA_CHECK=1,
-   whether a forked child still runs CUDA and a torch.compile, and how long that took.
+   whether a forked child still runs CUDA and a torch.compile, and how long that took;
+3. `first_use`: a forked child's first CUDA op, matmul and convolution, with cuDNN's
+   sub-libraries dlopened in the server or not (a GPU probe without a matmul or convolution
+   took 2.7 s, median, with a convolution 3.2 s, a matmul 3.4 s: RESULTS.md, session 14).
 
 Prints a short table last; DIR gets `child_costs.json` and the profiles.
 """
@@ -81,6 +84,58 @@ def cuda_calls() -> dict:
         return json.loads(last)
     except json.JSONDecodeError:
         return {"error": out.stderr[-1500:]}
+
+
+_FIRST_USE = """
+import ctypes, glob, json, os, sys, time, torch, triton
+import torch._dynamo, torch._inductor.async_compile, torch._inductor.codecache
+loaded = []
+if sys.argv[1] == "cudnn":  # dlopen cuDNN's sub-libraries here, before the fork
+    maps = open("/proc/self/maps").read().split()
+    lib = next((os.path.dirname(p) for p in maps if "libcudnn.so" in p), None)
+    for path in sorted(glob.glob(os.path.join(lib, "libcudnn_*.so*"))) if lib else []:
+        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        loaded.append(os.path.basename(path))
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    steps, t = {}, time.perf_counter()
+    try:
+        for name, step in [
+                ("cuda_init", lambda: torch.ones(4, device="cuda").sum().item()),
+                ("first_matmul", lambda: (torch.randn(256, 256, device="cuda") @
+                                          torch.randn(256, 256, device="cuda")).sum().item()),
+                ("first_conv", lambda: torch.nn.functional.conv2d(
+                    torch.randn(8, 16, 32, 32, device="cuda"),
+                    torch.randn(32, 16, 3, 3, device="cuda")).sum().item())]:
+            step()
+            steps[name] = round(time.perf_counter() - t, 3)
+            t = time.perf_counter()
+        msg = {"ok": True, "steps": steps}
+    except Exception as e:
+        msg = {"ok": False, "steps": steps, "error": f"{type(e).__name__}: {e}"[:300]}
+    os.write(w, json.dumps(msg).encode())
+    os._exit(0)
+os.close(w)
+os.waitpid(pid, 0)
+print(json.dumps({"preloaded": loaded, **json.loads(os.read(r, 65536) or b'{"ok": false}')}))
+"""
+
+
+def first_use() -> list[dict]:
+    """What a forked child pays the first time it initialises CUDA, runs a matmul (cuBLAS) and a
+    convolution (cuDNN), with the server as worker.py leaves it and with cuDNN's sub-libraries
+    dlopened in the server first (a candidate for the preload, if the child stays sound)."""
+    rows = []
+    for variant in ("worker", "cudnn"):
+        env = {**os.environ, "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
+        out = subprocess.run([sys.executable, "-c", _FIRST_USE, variant], capture_output=True,
+                             text=True, timeout=300, env=env)
+        try:
+            rows.append({"server": variant, **json.loads(out.stdout.strip().splitlines()[-1])})
+        except (IndexError, json.JSONDecodeError):
+            rows.append({"server": variant, "ok": False, "error": out.stderr[-500:]})
+    return rows
 
 
 def fork_safety() -> list[dict]:
@@ -191,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.server:
         print(json.dumps(_server(jobs, args.out, args.profile, args.device)))
         return 0
-    result = {"cuda_calls": cuda_calls(), "fork_safety": fork_safety()} if args.fork_checks else {}
+    result = {"cuda_calls": cuda_calls(), "fork_safety": fork_safety(),
+              "first_use": first_use()} if args.fork_checks else {}
     from kcorpus.verify.sandbox import scrubbed_env
 
     env = {**os.environ, **scrubbed_env(args.out, args.device)}
@@ -217,6 +273,9 @@ def _table(result: dict) -> None:
         for r in result["fork_safety"]:
             print(f"fork nvml={r['nvml']!s:5} preload={'+'.join(r['preload']) or 'worker'}: "
                   f"ok={r.get('ok')} child_s={r.get('seconds')} {r.get('error', '')[:200]}")
+        for r in result["first_use"]:
+            print(f"first use, server {r['server']:6} ({len(r.get('preloaded', []))} libraries "
+                  f"preloaded): ok={r.get('ok')} {r.get('steps')} {r.get('error', '')[:200]}")
     print(f"{'i':>2} {'kind':9} {'wall_s':>7} {'prof':5} phases")
     for r in result["jobs"]:
         print(f"{r.get('i', ''):>2} {r.get('kind', ''):9} {r.get('wall_s', '')!s:>7} "
