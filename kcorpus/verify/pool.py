@@ -4,8 +4,11 @@ The server process has imported torch and triton but never touched CUDA, so a fo
 starts with both loaded and initialises CUDA on its own in a fraction of a second, instead of
 the seconds a fresh interpreter needs. Up to `parallel` children compile and check candidates at
 once; timing takes a per-GPU file lock (released by the kernel if the child dies). Each child
-has its own working directory, a per-slot TRITON_CACHE_DIR, an address-space limit on the CPU
-and a wall-clock limit that does not count time spent waiting for the GPU lock. A crash, hang,
+has its own working directory, an address-space limit on the CPU and a wall-clock limit that
+does not count time spent waiting for the GPU lock. A child that runs a candidate's code has
+compile caches of its own, seeded with its problem's: the server runs each problem's reference
+through torch.compile once, in a `baseline` job before its first candidate, and keeps that
+child's caches (caches.py). Other jobs share a per-slot Triton cache and one Inductor cache. A crash, hang,
 CUDA fault or out-of-memory ends that child only and becomes its verdict.
 
 Children report on a pipe, one JSON object per line: {"phase": "wait"|"run"} while they wait
@@ -36,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kcorpus.verify import codes
+from kcorpus.verify import caches, codes
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class ForkPool:
         self.lock.path.touch()  # it must exist before a child's Landlock rules name it
         self.children: dict[int, _Child] = {}
         self.selector = selectors.DefaultSelector()
+        self.baselines: dict[str, str] = {}  # problem key: queued, running, done or failed
 
     def close(self) -> None:
         for pid in list(self.children):
@@ -117,6 +121,7 @@ class ForkPool:
         exhausted = False
         while True:
             want = LOOKAHEAD * self.cfg.parallel if self.cfg.admit_mb else len(free_slots)
+            want += sum(map(self._blocked, waiting))  # jobs waiting for their baseline
             while not exhausted and len(waiting) < want:
                 job = feed.take(block=not self.children and not waiting) if feed else \
                     next(pending, _END)
@@ -125,22 +130,46 @@ class ForkPool:
                 if job is _END:
                     exhausted = True
                     break
-                waiting.append(job)
+                waiting.extend(self._plan(job))
             while free_slots and (job := self._admissible(waiting)) is not None:
                 waiting.remove(job)
                 self._start(job, free_slots.pop())
+                if job.get("kind") == "baseline":
+                    self.baselines[job["problem_key"]] = "running"
             if not self.children:
                 if exhausted and not waiting:
                     return
                 continue
             for done in self._poll():
                 free_slots.append(done.slot)
+                if done.job.get("kind") == "baseline":  # the server's own job: no answer
+                    ok = bool((done.verdict or {}).get("ok"))
+                    self.baselines[done.job["problem_key"]] = "done" if ok else "failed"
+                    continue
                 if self._retry_alone(done):
                     waiting.insert(0, {**done.job, "alone": True})
                     continue
                 yield done.verdict
 
+    def _plan(self, job: dict) -> list[dict]:
+        """The job, after its problem's baseline job when that is the first of the problem."""
+        if not caches.needs_baseline(job):
+            return [job]
+        key = job["problem_key"] = caches.problem_key(job)
+        if key in self.baselines:
+            return [job]
+        self.baselines[key] = "queued"
+        return [{"kind": "baseline", "id": f"baseline:{key}", "problem_key": key,
+                 "problem_code": job["problem_code"], "device": job["device"],
+                 "memory_mb": job.get("memory_mb"), "timeout_s": job.get("timeout_s")}, job]
+
+    def _blocked(self, job: dict) -> bool:
+        """A candidate whose problem's baseline has not ended yet."""
+        return job.get("kind") != "baseline" and \
+            self.baselines.get(job.get("problem_key", ""), "") in ("queued", "running")
+
     def _admissible(self, waiting: list[dict]) -> dict | None:
+        waiting = [j for j in waiting if not self._blocked(j)]
         if not self.cfg.admit_mb:
             return waiting[0] if waiting else None
         if any(c.job.get("alone") for c in self.children.values()):
@@ -154,7 +183,7 @@ class ForkPool:
         """Whether a job that ran out of memory beside others runs again, alone: admission's
         estimates are estimates, and a job's verdict must not depend on its neighbours."""
         return bool(self.cfg.admit_mb and child.crowded and not child.job.get("alone")
-                    and _out_of_memory(child.verdict))
+                    and child.job.get("kind") != "baseline" and _out_of_memory(child.verdict))
 
     # -- children ------------------------------------------------------------------------------
     def _start(self, job: dict, slot: int) -> None:
@@ -184,11 +213,12 @@ class ForkPool:
             err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT)
             os.dup2(err, 1)
             os.dup2(err, 2)
-            triton_cache = self.root / f"triton-{slot}"
-            os.environ.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(triton_cache))
+            triton_cache, inductor_cache = self._caches(job, slot, workdir)
+            os.environ.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(triton_cache),
+                              TORCHINDUCTOR_CACHE_DIR=str(inductor_cache))
             tempfile.tempdir = str(workdir)  # the server's cached answer is not the child's
             if self.cfg.isolate:
-                _confine(workdir, triton_cache, self.lock.path)
+                _confine(workdir, [triton_cache, inductor_cache], self.lock.path)
             if self.cfg.device == "cpu":  # CUDA reserves huge virtual ranges: no AS limit there
                 limit = self.cfg.memory_mb * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -205,6 +235,17 @@ class ForkPool:
             code = 70
         finally:
             os._exit(code)
+
+    def _caches(self, job: dict, slot: int, workdir: Path) -> tuple[Path, Path]:
+        """(Triton's, Inductor's) cache directory for a child: its own where candidate code
+        runs (seeded with the problem's) or where a baseline is made, else the server's."""
+        if job.get("kind") == "baseline" or job.get("candidate_code") is not None:
+            own = caches.private(workdir)
+            if job.get("kind") != "baseline" and job.get("problem_key"):
+                caches.seed(self.root, job["problem_key"], own)
+            return own["triton"], own["inductor"]
+        shared = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(self.root / "inductor")
+        return self.root / f"triton-{slot}", Path(shared)
 
     def _poll(self) -> list[_Child]:
         now = time.monotonic()
@@ -281,7 +322,11 @@ class ForkPool:
         del self.children[pid]
         if child.verdict is None:
             child.verdict = failed_verdict(child.job, *death_reason(status, child.stderr_path))
-        shutil.rmtree(child.stderr_path.parent, ignore_errors=True)
+        workdir = child.stderr_path.parent
+        if child.job.get("kind") == "baseline" and child.verdict.get("ok"):
+            caches.publish(self.root, child.job["problem_key"], {
+                name: workdir / "cache" / name for name in caches.NAMES})
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # jobs read ahead per slot, for admission by memory: on the H200, 4 per slot left 64 jobs of
@@ -344,14 +389,12 @@ def _out_of_memory(verdict: dict | None) -> bool:
     return verdict.get("failure_code") == codes.OOM or "out of memory" in text
 
 
-def _confine(workdir: Path, triton_cache: Path, lock: Path) -> None:
+def _confine(workdir: Path, cache_dirs: list[Path], lock: Path) -> None:
     from kcorpus.verify import isolation
 
-    inductor = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or workdir / "inductor")
-    for d in (triton_cache, inductor):
+    for d in cache_dirs:
         d.mkdir(parents=True, exist_ok=True)
-    isolation.confine(isolation.Paths(write=[str(workdir), str(triton_cache), str(inductor),
-                                             str(lock)]))
+    isolation.confine(isolation.Paths(write=[str(workdir), *map(str, cache_dirs), str(lock)]))
 
 
 def _die_with_parent() -> None:

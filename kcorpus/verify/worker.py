@@ -173,6 +173,10 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         from kcorpus.verify.kernel_check import check
 
         return check(job, lambda code: _module("kc_kernel", code))
+    if job.get("kind") == "baseline":
+        from kcorpus.verify.baseline import compile_reference
+
+        return compile_reference(job, lambda code: _module("kc_reference", code))
     if job.get("kind") == "inductor":
         from kcorpus.verify.inductor_gen import generate
 

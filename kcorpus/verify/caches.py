@@ -1,0 +1,77 @@
+"""Compile caches of the fork server's children (standard library only).
+
+A child that runs a candidate's code gets caches of its own (Triton's and Inductor's, under
+its working directory, deleted with it): whatever it writes there, no other job reads. A
+candidate that planted a compiled artifact in a shared cache could make the next candidate's
+torch.compile baseline slow, and so its speedup label high.
+
+What depends only on the problem is compiled once, by a trusted child: a `baseline` job runs
+the problem's reference alone (no candidate code) through torch.compile, as the verification's
+timing does, and the server keeps that child's caches as the problem's (`publish`). Each
+candidate child of that problem then starts with a copy of them (`seed`), so its baseline
+compile finds the reference's graph and kernels compiled. Problems are told apart by their
+code (`problem_key`): two candidates of one problem share its caches.
+
+Jobs without candidate code (probes, Inductor's source generation) run only mined reference
+code and keep the server's shared caches: a per-slot Triton cache and one Inductor cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+NAMES = ("triton", "inductor")
+
+
+def problem_key(job: dict) -> str:
+    """The problem a job's reference is: a hash of its code and the device."""
+    text = f"{job.get('device', 'cpu')}\n{job.get('problem_code', '')}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def needs_baseline(job: dict) -> bool:
+    """A candidate's verification on a GPU that times torch.compile of its reference."""
+    timing = job.get("timing") or {}
+    return (job.get("candidate_code") is not None and job.get("device") == "cuda"
+            and timing.get("compile_baseline", True))
+
+
+def private(workdir: Path) -> dict[str, Path]:
+    """A child's own cache directories, under its working directory."""
+    dirs = {name: workdir / "cache" / name for name in NAMES}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+def problem_dir(root: Path, key: str) -> Path:
+    return root / "problems" / key
+
+
+def seed(root: Path, key: str, dirs: dict[str, Path]) -> bool:
+    """Copy the problem's published caches into a child's own; whether there were any.
+    A copy, not links: the child may write into its caches, never into the problem's."""
+    src = problem_dir(root, key)
+    if not src.is_dir():
+        return False
+    for name, dst in dirs.items():
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst, dirs_exist_ok=True, symlinks=True)
+    return True
+
+
+def publish(root: Path, key: str, dirs: dict[str, Path]) -> None:
+    """Keep a trusted child's caches as the problem's (moved: the child's directory is deleted
+    next). The first baseline of a problem wins; a later one leaves it as it is."""
+    dst = problem_dir(root, key)
+    if dst.exists():
+        return
+    staging = dst.with_name(dst.name + f".{os.getpid()}.tmp")
+    staging.mkdir(parents=True)
+    for name, src in dirs.items():
+        if src.is_dir():
+            os.replace(src, staging / name)
+    os.replace(staging, dst)
