@@ -9,7 +9,8 @@ inputs or the weights) get no candidates and are not published. Modules whose fi
 inputs (`guesses`) are tried with each guessed program in turn: the first sound one becomes a
 problem (`inputs_origin: inferred`). Where none is, the errors that name the input wanted (a
 convolution's channels, a linear layer's features...) give repaired programs, tried in a
-further round (mine/repair.py); a module none of them fits becomes a reject. A sound
+further probe (mine/repair.py), in the same server as soon as its answer is in; a module none
+of them fits becomes a reject. A sound
 problem's op labels, level, FLOPs and bytes then come from what its forward ran
 (optypes.aten_op_types), replacing the static labels of mining time.
 """
@@ -54,7 +55,7 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     by_guess = {g["id"]: g for g in guesses}
     probes, inferred, rejects = [], [], []
     with bar(f"problems ({device})", total=len(jobs)) as progress:
-        for answer in repairing(jobs, by_guess, lambda js: _answers(js, cfg, device)):
+        for answer in repairing(jobs, by_guess, lambda js, f: _answers(js, f, cfg, device)):
             probes.append(probe_row(answer))
             guess = by_guess.get(answer["id"])
             if guess is not None:
@@ -73,27 +74,37 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
 
 
 def repairing(jobs: list[dict], guesses: dict[str, dict], run) -> Iterator[dict]:
-    """The answers of `run(jobs)`, with a guess that failed probed again on the programs its
-    errors ask for (repair.py), for up to repair.ROUNDS more rounds; its answer then carries
-    every program tried, and `guesses[id]["programs"]` the ones of the answer's round."""
-    for round_ in range(repair.ROUNDS + 1):
-        again = []
-        for answer in run(jobs):
-            guess = guesses.get(answer["id"])
-            fixed = (_repairs(guess["programs"], answer.get("tried") or [])
-                     if guess is not None and answer.get("ok") is None and round_ < repair.ROUNDS
-                     else [])
-            if not fixed:
-                if guess is not None and guess.get("tried_before"):
-                    answer = {**answer, "tried": guess["tried_before"] + (answer.get("tried") or [])}
-                yield answer
-                continue
-            guess["tried_before"] = guess.get("tried_before", []) + answer["tried"]
-            guess["programs"] = fixed
-            again.append({**next(j for j in jobs if j["id"] == answer["id"]), "programs": fixed})
-        if not again:
-            return
-        jobs = again
+    """The final answer of each of `jobs`. A guess that failed is probed again on the programs
+    its errors ask for (repair.py), up to repair.ROUNDS more times, in the same server as a
+    follow-up of its answer (`run(first, follow)`: stream.run_stream), so a repair waits for no
+    round to end and starts no server of its own. Its final answer carries every program
+    tried, and `guesses[id]["programs"]` the ones of its last job."""
+    by_id = {j["id"]: j for j in jobs}
+    rounds: dict[str, int] = {}
+    superseded: set[str] = set()  # answers a repair followed: that repair's answer is final
+
+    def follow(answer: dict) -> list[dict]:
+        guess = guesses.get(answer["id"])
+        done = rounds.get(answer["id"], 0)
+        fixed = (_repairs(guess["programs"], answer.get("tried") or [])
+                 if guess is not None and answer.get("ok") is None and done < repair.ROUNDS
+                 else [])
+        if not fixed:
+            return []
+        guess["tried_before"] = guess.get("tried_before", []) + answer["tried"]
+        guess["programs"] = fixed
+        rounds[answer["id"]] = done + 1
+        superseded.add(answer["id"])
+        return [{**by_id[answer["id"]], "programs": fixed}]
+
+    for answer in run(jobs, follow):
+        if answer["id"] in superseded:
+            superseded.discard(answer["id"])
+            continue
+        guess = guesses.get(answer["id"])
+        if guess is not None and guess.get("tried_before"):
+            answer = {**answer, "tried": guess["tried_before"] + (answer.get("tried") or [])}
+        yield answer
 
 
 def _repairs(programs: list[str], tried: list[dict]) -> list[str]:
@@ -101,14 +112,18 @@ def _repairs(programs: list[str], tried: list[dict]) -> list[str]:
     return [p for p in dict.fromkeys(fixed) if p is not None and p not in programs]
 
 
-def _answers(jobs: list[dict], cfg: VerifyConfig, device: str):
-    if not jobs:
+def _answers(first: list[dict], follow, cfg: VerifyConfig, device: str):
+    if not first:
         return
-    from kcorpus.verify import gpu_slots
+    from kcorpus.verify import gpu_slots, stream
+    from kcorpus.verify.pool import LOOKAHEAD
 
     limits = sandbox.Limits.from_config(cfg, device)
     with gpu_slots.hold_gpu(device, cfg.gpu_slots):
-        yield from sandbox.run_jobs(jobs, limits, device)
+        # fed as far ahead as the server reads for its admission by memory (pool.LOOKAHEAD):
+        # a repair needs no hurry, and small probes go ahead of big ones that do not fit yet
+        yield from stream.run_stream(first, follow, limits, device,
+                                     window=LOOKAHEAD * limits.parallel)
 
 
 def _label_from_aten(catalog: Catalog, probes: list[dict], scalar: dict[str, bool]) -> None:

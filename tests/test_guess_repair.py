@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kcorpus.mine.repair import repaired
 from kcorpus.problems import repairing
-from kcorpus.verify import sandbox
+from kcorpus.verify import sandbox, stream
 
 HEADER = "import torch\nimport torch.nn as nn\n\n\n"
 
@@ -88,7 +88,8 @@ def test_errors_that_name_no_input_give_no_repair():
 
 
 def test_the_repair_round_makes_a_module_runnable_that_no_first_guess_fitted():
-    """Both first guesses have 16 channels; the conv wants 3: round two runs the repair."""
+    """Both first guesses have 16 channels; the conv wants 3: the repair runs next, as a
+    follow-up in the same server."""
     programs = [_program(CONV, "16", "torch.randn(2, 16, 16, 16)"),
                 _program(CONV, "16", "torch.randn(2, 16, 8, 8)")]
     jobs = [{"kind": "probe", "id": "m1", "programs": programs, "device": "cpu"},
@@ -96,8 +97,8 @@ def test_the_repair_round_makes_a_module_runnable_that_no_first_guess_fitted():
              "device": "cpu"}]
     guesses = {j["id"]: {"programs": list(j["programs"])} for j in jobs}
     limits = sandbox.Limits(timeout_s=60, parallel=2)
-    answers = {a["id"]: a for a in repairing(jobs, guesses,
-                                             lambda js: sandbox.run_jobs(js, limits, "cpu"))}
+    answers = {a["id"]: a for a in repairing(
+        jobs, guesses, lambda js, follow: stream.run_stream(js, follow, limits, "cpu"))}
     assert set(answers) == {"m1", "m2"}
     won = guesses["m1"]["programs"][answers["m1"]["ok"]]
     assert "torch.randn(2, 3, 16, 16)" in won or "torch.randn(2, 3, 8, 8)" in won

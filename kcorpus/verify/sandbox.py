@@ -99,7 +99,7 @@ def _popen(args: list[str], workdir: str, device: str, memory_mb: int | None,
 
 def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
              visible_devices: str | None = None, budget_s: float | None = None,
-             deadline_s: float | None = None) -> Iterator[dict]:
+             deadline_s: float | None = None, window: int | None = None) -> Iterator[dict]:
     """Verdicts from one fork server, in completion order. Jobs without a verdict (the server
     itself died) are not yielded: they stay pending for the next run. `visible_devices` pins
     the server to those GPUs (CUDA_VISIBLE_DEVICES); by default it sees what this process sees.
@@ -114,7 +114,7 @@ def run_jobs(jobs: Iterable[dict], limits: Limits, device: str,
     has spent its time for nothing)."""
     if budget_s is None and deadline_s is not None:
         budget_s = deadline_s  # nothing starts after the deadline either
-    pacer = Pacer(limits.parallel, budget_s) if budget_s is not None else None
+    pacer = Pacer(window or limits.parallel, budget_s) if budget_s is not None else None
     with tempfile.TemporaryDirectory(prefix="kcorpus-sandbox-") as tmp:
         proc = _popen(["--parallel", str(limits.parallel), "--timeout", str(limits.timeout_s),
                        "--memory-mb", str(limits.memory_mb), "--device", device,

@@ -67,15 +67,17 @@ class JobStream:
 
 def run_stream(first: Iterable[dict], follow: Callable[[dict], list[dict]],
                limits: sandbox.Limits, device: str, budget_s: float | None = None,
-               deadline_s: float | None = None) -> Iterator[dict]:
+               deadline_s: float | None = None, window: int | None = None) -> Iterator[dict]:
     """Every answer (of first jobs and follow-ups alike) in completion order; each one's
     follow-ups are queued before it is yielded. Jobs may carry their own `timeout_s` (the
-    server's is `limits.timeout_s`) and `memory_mb` (admission)."""
+    server's is `limits.timeout_s`) and `memory_mb` (admission). `window`: jobs fed ahead of
+    the answers (default: one per slot, so a follow-up starts at the next free slot; more lets
+    the server's admission by memory choose among them, for follow-ups that need no hurry)."""
     stream = JobStream(first)
     paced = math.inf if budget_s is None and deadline_s is None else budget_s
     try:
         for answer in sandbox.run_jobs(stream, limits, device, budget_s=paced,
-                                       deadline_s=deadline_s):
+                                       deadline_s=deadline_s, window=window):
             stream.answered(follow(answer))
             yield answer
     finally:
