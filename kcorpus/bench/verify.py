@@ -5,7 +5,9 @@ The candidate set is fixed (see `candidate_set`): the sample pipeline's problems
 completions; for every sample completion recorded as `pass`, a wrong variant (the first stored
 value scaled by 1.5) and a crashing one (its first load moved 2^30 elements out of bounds); a few
 hanging ones (a spin loop in forward); and the verifier tests' own programs. Both modes do the
-same work per candidate and share one torch.compile cache, so they differ only in how processes
+same work per candidate and compile each problem's torch.compile baseline from a cache: the
+fresh interpreters share one Inductor cache, and the pool compiles each problem's baseline once
+and hands each candidate a copy of it (verify/caches.py). So they differ only in how processes
 are started and how many candidates are in flight. The pool runs twice, to check that verdicts
 repeat and median speedups stay put.
 
