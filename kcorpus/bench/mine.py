@@ -37,7 +37,7 @@ from kcorpus.mine.files import list_python_files
 from kcorpus.mine.kernel_check import CheckConfig, check_kernels
 from kcorpus.mine.per_file import mine_tree
 from kcorpus.problems import repairing
-from kcorpus.verify import sandbox
+from kcorpus.verify import sandbox, stream
 
 KINDS = [("norm", r"norm"), ("pooling", r"pool"), ("mlp", r"mlp|feedforward|ffn|glu"),
          ("activation", r"relu|gelu|silu|swish|mish|sigmoid|tanh|softplus|elu$|^act|activation"),
@@ -129,7 +129,8 @@ def trials(modules: list[dict], workers: int) -> tuple[int, float]:
     limits = sandbox.Limits(timeout_s=60, parallel=workers)
     t0 = time.perf_counter()
     made = 0
-    for answer in repairing(jobs, guesses, lambda js: sandbox.run_jobs(js, limits, "cpu")):
+    for answer in repairing(jobs, guesses,
+                            lambda js, follow: stream.run_stream(js, follow, limits, "cpu")):
         m = modules[int(answer["id"])]
         m["runnable"] = answer.get("ok") is not None
         m["reason"] = "" if m["runnable"] else "not_runnable"
