@@ -10,9 +10,8 @@ inputs (`guesses`) are tried with each guessed program in turn: the first sound 
 problem (`inputs_origin: inferred`). Where none is, the errors that name the input wanted (a
 convolution's channels, a linear layer's features...) give repaired programs, tried in a
 further probe (mine/repair.py), in the same server as soon as its answer is in; a module none
-of them fits becomes a reject. A sound
-problem's op labels, level, FLOPs and bytes then come from what its forward ran
-(optypes.aten_op_types), replacing the static labels of mining time.
+of them fits becomes a reject. A sound problem's op labels, level, FLOPs and bytes then come
+from what its forward ran (optypes.aten_op_types), replacing the static labels of mining time.
 """
 
 from __future__ import annotations

@@ -18,18 +18,18 @@ code and keep the server's shared caches: a per-slot Triton cache and one Induct
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
+
+from kcorpus.ids import content_id  # standard library only, as this module
 
 NAMES = ("triton", "inductor")
 
 
 def problem_key(job: dict) -> str:
     """The problem a job's reference is: a hash of its code and the device."""
-    text = f"{job.get('device', 'cpu')}\n{job.get('problem_code', '')}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return content_id(job.get("device", "cpu"), job.get("problem_code", ""))
 
 
 def needs_baseline(job: dict) -> bool:
@@ -39,9 +39,14 @@ def needs_baseline(job: dict) -> bool:
             and timing.get("compile_baseline", True))
 
 
+def own(workdir: Path) -> dict[str, Path]:
+    """Where a child's own cache directories are, under its working directory."""
+    return {name: workdir / "cache" / name for name in NAMES}
+
+
 def private(workdir: Path) -> dict[str, Path]:
-    """A child's own cache directories, under its working directory."""
-    dirs = {name: workdir / "cache" / name for name in NAMES}
+    """A child's own cache directories, made."""
+    dirs = own(workdir)
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     return dirs

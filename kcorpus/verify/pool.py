@@ -324,8 +324,7 @@ class ForkPool:
             child.verdict = failed_verdict(child.job, *death_reason(status, child.stderr_path))
         workdir = child.stderr_path.parent
         if child.job.get("kind") == "baseline" and child.verdict.get("ok"):
-            caches.publish(self.root, child.job["problem_key"], {
-                name: workdir / "cache" / name for name in caches.NAMES})
+            caches.publish(self.root, child.job["problem_key"], caches.own(workdir))
         shutil.rmtree(workdir, ignore_errors=True)
 
 
