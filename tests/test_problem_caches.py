@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kcorpus.verify import sandbox
+from kcorpus.verify import isolation, sandbox
 from kcorpus.verify import tricks as P
 from kcorpus.verify.pool import ForkPool, PoolConfig
 
@@ -88,6 +88,42 @@ def test_no_baseline_where_nothing_times_torch_compile(tmp_path):
     assert Path(got["probe"]["triton"]).name.startswith("triton-")  # the slot's, shared
 
 
+def _paths_stand_in(job, lock, report) -> dict:
+    """A baseline that stores a kernel's absolute path in its graph, as Inductor's cached graphs
+    name their cubins; a candidate that follows that path, reads it and tries to overwrite it."""
+    triton = Path(os.environ["TRITON_CACHE_DIR"])
+    inductor = Path(os.environ["TORCHINDUCTOR_CACHE_DIR"])
+    if job.get("kind") == "baseline":
+        (triton / "kernel.cubin").write_text("compiled")
+        (inductor / "graph").write_text(str(triton / "kernel.cubin"))
+        return {"id": job["id"], "ok": True}
+    cubin = Path((inductor / "graph").read_text())
+    got = {"id": job["id"], "read": cubin.read_text(), "own": str(triton)}
+    for name, target in (("overwrite", cubin), ("plant", cubin.with_name("planted.cubin"))):
+        try:
+            target.write_text("slow")
+            got[name] = "written"
+        except PermissionError:
+            got[name] = "denied"
+    return got
+
+
+def test_a_seeded_candidate_reads_the_kernels_its_cache_names_and_cannot_write_them():
+    """Under the real sandbox (Landlock): the absolute paths a baseline's caches hold still lead
+    to its kernels for every candidate of the problem, read-only."""
+    if isolation.landlock_abi() < 1:
+        pytest.skip("this kernel has no Landlock")
+    pool = ForkPool(PoolConfig(parallel=2, timeout_s=30), _paths_stand_in)
+    try:
+        got = {v["id"]: v for v in pool.run([_candidate(f"p{i}", "P") for i in range(3)])}
+    finally:
+        pool.close()
+    assert set(got) == {"p0", "p1", "p2"}
+    for v in got.values():
+        assert (v["read"], v["overwrite"], v["plant"]) == ("compiled", "denied", "denied"), v
+    assert len({v["own"] for v in got.values()}) == 3
+
+
 @pytest.mark.gpu
 def test_on_a_gpu_candidates_compile_the_baseline_from_their_problems_cache(tmp_path):
     """The real baseline job: two honest candidates of one problem through the fork server,
@@ -98,7 +134,8 @@ def test_on_a_gpu_candidates_compile_the_baseline_from_their_problems_cache(tmp_
     limits = sandbox.Limits(timeout_s=180, parallel=2)
     seeded = list(sandbox.run_jobs([{**job, "id": f"c{i}"} for i in range(2)], limits, "cuda"))
     fresh = sandbox.run_job({**job, "id": "fresh"}, limits)
-    for v in [*seeded, fresh]:
-        assert v["passed"] and "torch_compile_failed" not in v["flags"], v
+    for v in [*seeded, fresh]:  # compiled from the seeded caches, not again without them
+        assert v["passed"], v
+        assert not {"torch_compile_failed", "torch_compile_uncached"} & set(v["flags"]), v
     cold = fresh["phase_seconds"]["torch_compile"]
     assert all(v["phase_seconds"]["torch_compile"] < cold for v in seeded), (seeded, cold)

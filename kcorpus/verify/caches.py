@@ -7,10 +7,18 @@ torch.compile baseline slow, and so its speedup label high.
 
 What depends only on the problem is compiled once, by a trusted child: a `baseline` job runs
 the problem's reference alone (no candidate code) through torch.compile, as the verification's
-timing does, and the server keeps that child's caches as the problem's (`publish`). Each
+timing does, writing its caches straight into the problem's directory (`baseline`). Each
 candidate child of that problem then starts with a copy of them (`seed`), so its baseline
 compile finds the reference's graph and kernels compiled. Problems are told apart by their
 code (`problem_key`): two candidates of one problem share its caches.
+
+The baseline writes where the problem's caches stay, not in its own working directory to be
+moved later: Inductor's cached graphs hold absolute paths of their kernels' cubins (torch
+2.11's static CUDA launcher), and a seeded candidate loads them from there. Moved, the paths
+named a deleted directory, and every candidate's compile failed writing into it (on the H200,
+215 of 249 verdicts, RESULTS.md session 15). The problem's directory is read-only to
+candidates (only their own working directory is writable), so a candidate reads the
+baseline's cubins but cannot plant one for the next candidate.
 
 Jobs without candidate code (probes, Inductor's source generation) run only mined reference
 code and keep the server's shared caches: a per-slot Triton cache and one Inductor cache.
@@ -18,7 +26,6 @@ code and keep the server's shared caches: a per-slot Triton cache and one Induct
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -39,14 +46,9 @@ def needs_baseline(job: dict) -> bool:
             and timing.get("compile_baseline", True))
 
 
-def own(workdir: Path) -> dict[str, Path]:
-    """Where a child's own cache directories are, under its working directory."""
-    return {name: workdir / "cache" / name for name in NAMES}
-
-
 def private(workdir: Path) -> dict[str, Path]:
-    """A child's own cache directories, made."""
-    dirs = own(workdir)
+    """A child's own cache directories, made under its working directory."""
+    dirs = {name: workdir / "cache" / name for name in NAMES}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     return dirs
@@ -68,15 +70,15 @@ def seed(root: Path, key: str, dirs: dict[str, Path]) -> bool:
     return True
 
 
-def publish(root: Path, key: str, dirs: dict[str, Path]) -> None:
-    """Keep a trusted child's caches as the problem's (moved: the child's directory is deleted
-    next). The first baseline of a problem wins; a later one leaves it as it is."""
-    dst = problem_dir(root, key)
-    if dst.exists():
-        return
-    staging = dst.with_name(dst.name + f".{os.getpid()}.tmp")
-    staging.mkdir(parents=True)
-    for name, src in dirs.items():
-        if src.is_dir():
-            os.replace(src, staging / name)
-    os.replace(staging, dst)
+def baseline(root: Path, key: str) -> dict[str, Path]:
+    """The cache directories a problem's baseline job writes: the problem's own, made empty."""
+    dirs = {name: problem_dir(root, key) / name for name in NAMES}
+    shutil.rmtree(problem_dir(root, key), ignore_errors=True)
+    for d in dirs.values():
+        d.mkdir(parents=True)
+    return dirs
+
+
+def discard(root: Path, key: str) -> None:
+    """Drop what a failed baseline left: its candidates compile their own."""
+    shutil.rmtree(problem_dir(root, key), ignore_errors=True)

@@ -3,8 +3,9 @@
 # 0.3: kernel ablation, OS sandbox, domain-kept inputs, fresh timing inputs;
 # 0.3.1: a smaller resized batch, inputs drawn on the GPU, outputs compared in chunks;
 # 0.3.2: compile caches of its own for every candidate, the torch.compile baseline's seeded
-# from a trusted compile per problem (no candidate can plant artifacts for another)
-VERIFIER_VERSION = "0.3.2"
+# from a trusted compile per problem (no candidate can plant artifacts for another);
+# 0.3.3: seeded baselines compile on the GPU (0.3.2's failed on most problems: RESULTS.md s15)
+VERIFIER_VERSION = "0.3.3"
 
 # static stage
 NO_CODE = "NO_CODE"                        # the completion holds no program

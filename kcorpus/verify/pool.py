@@ -7,8 +7,8 @@ once; timing takes a per-GPU file lock (released by the kernel if the child dies
 has its own working directory, an address-space limit on the CPU and a wall-clock limit that
 does not count time spent waiting for the GPU lock. A child that runs a candidate's code has
 compile caches of its own, seeded with its problem's: the server runs each problem's reference
-through torch.compile once, in a `baseline` job before its first candidate, and keeps that
-child's caches (caches.py). Other jobs share a per-slot Triton cache and one Inductor cache. A crash, hang,
+through torch.compile once, in a `baseline` job before its first candidate, which writes the
+problem's caches (caches.py). Other jobs share a per-slot Triton cache and one Inductor cache. A crash, hang,
 CUDA fault or out-of-memory ends that child only and becomes its verdict.
 
 Children report on a pipe, one JSON object per line: {"phase": "wait"|"run"} while they wait
@@ -213,12 +213,12 @@ class ForkPool:
             err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT)
             os.dup2(err, 1)
             os.dup2(err, 2)
-            triton_cache, inductor_cache = self._caches(job, slot, workdir)
+            triton_cache, inductor_cache, seeded_from = self._caches(job, slot, workdir)
             os.environ.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(triton_cache),
                               TORCHINDUCTOR_CACHE_DIR=str(inductor_cache))
             tempfile.tempdir = str(workdir)  # the server's cached answer is not the child's
             if self.cfg.isolate:
-                _confine(workdir, [triton_cache, inductor_cache], self.lock.path)
+                _confine(workdir, [triton_cache, inductor_cache], self.lock.path, seeded_from)
             if self.cfg.device == "cpu":  # CUDA reserves huge virtual ranges: no AS limit there
                 limit = self.cfg.memory_mb * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -236,16 +236,21 @@ class ForkPool:
         finally:
             os._exit(code)
 
-    def _caches(self, job: dict, slot: int, workdir: Path) -> tuple[Path, Path]:
-        """(Triton's, Inductor's) cache directory for a child: its own where candidate code
-        runs (seeded with the problem's) or where a baseline is made, else the server's."""
-        if job.get("kind") == "baseline" or job.get("candidate_code") is not None:
+    def _caches(self, job: dict, slot: int, workdir: Path) -> tuple[Path, Path, list[Path]]:
+        """(Triton's, Inductor's) cache directory for a child, and the directories it may read
+        but not write: its own caches where candidate code runs, seeded with the problem's
+        (whose cubins the seeded graphs name by absolute path), the problem's where its
+        baseline is made, else the server's."""
+        if job.get("kind") == "baseline":
+            own = caches.baseline(self.root, job["problem_key"])
+            return own["triton"], own["inductor"], []
+        if job.get("candidate_code") is not None:
             own = caches.private(workdir)
-            if job.get("kind") != "baseline" and job.get("problem_key"):
-                caches.seed(self.root, job["problem_key"], own)
-            return own["triton"], own["inductor"]
+            key = job.get("problem_key")
+            seeded = bool(key) and caches.seed(self.root, key, own)
+            return own["triton"], own["inductor"], [caches.problem_dir(self.root, key)] if seeded else []
         shared = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(self.root / "inductor")
-        return self.root / f"triton-{slot}", Path(shared)
+        return self.root / f"triton-{slot}", Path(shared), []
 
     def _poll(self) -> list[_Child]:
         now = time.monotonic()
@@ -323,8 +328,8 @@ class ForkPool:
         if child.verdict is None:
             child.verdict = failed_verdict(child.job, *death_reason(status, child.stderr_path))
         workdir = child.stderr_path.parent
-        if child.job.get("kind") == "baseline" and child.verdict.get("ok"):
-            caches.publish(self.root, child.job["problem_key"], caches.own(workdir))
+        if child.job.get("kind") == "baseline" and not child.verdict.get("ok"):
+            caches.discard(self.root, child.job["problem_key"])
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -388,12 +393,13 @@ def _out_of_memory(verdict: dict | None) -> bool:
     return verdict.get("failure_code") == codes.OOM or "out of memory" in text
 
 
-def _confine(workdir: Path, cache_dirs: list[Path], lock: Path) -> None:
+def _confine(workdir: Path, cache_dirs: list[Path], lock: Path, read: list[Path]) -> None:
     from kcorpus.verify import isolation
 
     for d in cache_dirs:
         d.mkdir(parents=True, exist_ok=True)
-    isolation.confine(isolation.Paths(write=[str(workdir), *map(str, cache_dirs), str(lock)]))
+    isolation.confine(isolation.Paths(write=[str(workdir), *map(str, cache_dirs), str(lock)],
+                                      read=list(map(str, read))))
 
 
 def _die_with_parent() -> None:
