@@ -6,13 +6,18 @@ order, each step only where the kernel allows it:
 1. stdin becomes /dev/null: a child must not read the fork server's job stream.
 2. An unshared network namespace (`unshare(CLONE_NEWNET)`, or with a user namespace when not
    root): no interface but a loopback that is down, so nothing is reachable, TCP or UDP.
-3. Landlock (Linux 5.13+; ABI 4 adds TCP rules, ABI 6 signal and abstract-socket scopes): the
+3. Bind mounts (`binds`, in a mount namespace of its own, private so nothing reaches the host):
+   a directory of the child's own shown at another path. A candidate's copy of its problem's
+   compile caches goes where the problem's are, because the caches name their own files by
+   absolute path (caches.py). Bound is reported in `BOUND`; where the kernel refuses, nothing
+   is bound and the caller uses the copy where it is.
+4. Landlock (Linux 5.13+; ABI 4 adds TCP rules, ABI 6 signal and abstract-socket scopes): the
    child may write only its own directory, its Triton and Inductor caches and the GPU lock;
    read and execute only the interpreter, site-packages, the kcorpus package, system libraries
    and tools, a few files of /etc and the device nodes a GPU needs, and read and write its own
    /proc entry (the CUDA driver writes there; measured on an H200 node); bind
    or connect no TCP port; signal no process outside its domain.
-4. An audit hook (PEP 578) that records every attempt to open a path outside those roots, to
+5. An audit hook (PEP 578) that records every attempt to open a path outside those roots, to
    connect, bind or send on a socket, or to start a program, so the verdict can say what was
    tried even when the candidate catches the error the kernel gave it. It cannot be removed.
 
@@ -54,10 +59,12 @@ class Paths:
     directories (and files) on top of the interpreter's own."""
     write: list[str] = field(default_factory=list)
     read: list[str] = field(default_factory=list)
+    binds: list[tuple[str, str]] = field(default_factory=list)  # (own directory, shown at)
 
 
 VIOLATIONS: list[str] = []  # what the audit hook saw, in order
 LABEL = "none"  # what confine() applied
+BOUND = False  # whether confine() made every bind in Paths.binds
 _ROOTS: dict[str, tuple[str, ...]] = {}
 
 
@@ -65,9 +72,12 @@ def confine(paths: Paths) -> str:
     """Apply every step above that this kernel allows; returns the label for the verdict."""
     _stdin_to_devnull()
     own_proc = f"/proc/{os.getpid()}"  # read and written: CUDA's driver fails without it (H200)
-    write = _existing(paths.write + [own_proc])
-    read = _existing(_interpreter_roots() + paths.read + SYSTEM_READ)
     netns = _unshare_network()
+    global BOUND
+    BOUND = bool(paths.binds) and _bind(paths.binds)
+    shown = [dst for _, dst in paths.binds] if BOUND else []  # the child's own, wherever shown
+    write = _existing(paths.write + shown + [own_proc])
+    read = _existing(_interpreter_roots() + paths.read + SYSTEM_READ)
     landlock = _landlock(read, write)
     _start_audit(read, write)  # last: the steps above write outside the roots themselves
     global LABEL
@@ -172,6 +182,26 @@ def _unshare_network() -> bool:
         Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
     except OSError:
         pass
+    return True
+
+
+# -- bind mounts -------------------------------------------------------------------------------
+
+_CLONE_NEWNS = 0x00020000
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+
+
+def _bind(binds: list[tuple[str, str]]) -> bool:
+    """Each (src, dst): src shown at dst, for this process only. After the network namespace:
+    without root, the user namespace made there is what allows a mount namespace."""
+    libc = _libc()
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        return False
+    if libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return False  # a shared mount would carry the binds to the host
+    for src, dst in binds:
+        if libc.mount(os.fsencode(src), os.fsencode(dst), None, _MS_BIND | _MS_REC, None) != 0:
+            return False
     return True
 
 

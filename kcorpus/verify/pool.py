@@ -213,12 +213,14 @@ class ForkPool:
             err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT)
             os.dup2(err, 1)
             os.dup2(err, 2)
-            triton_cache, inductor_cache, seeded_from = self._caches(job, slot, workdir)
+            triton_cache, inductor_cache, shown_at = self._caches(job, slot, workdir)
+            if self.cfg.isolate:
+                _confine(workdir, [triton_cache, inductor_cache], self.lock.path, shown_at)
+            if shown_at is not None:
+                triton_cache, inductor_cache = _seeded(triton_cache, inductor_cache, shown_at)
             os.environ.update(HOME=str(workdir), TMPDIR=str(workdir), TRITON_CACHE_DIR=str(triton_cache),
                               TORCHINDUCTOR_CACHE_DIR=str(inductor_cache))
             tempfile.tempdir = str(workdir)  # the server's cached answer is not the child's
-            if self.cfg.isolate:
-                _confine(workdir, [triton_cache, inductor_cache], self.lock.path, seeded_from)
             if self.cfg.device == "cpu":  # CUDA reserves huge virtual ranges: no AS limit there
                 limit = self.cfg.memory_mb * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -236,21 +238,20 @@ class ForkPool:
         finally:
             os._exit(code)
 
-    def _caches(self, job: dict, slot: int, workdir: Path) -> tuple[Path, Path, list[Path]]:
-        """(Triton's, Inductor's) cache directory for a child, and the directories it may read
-        but not write: its own caches where candidate code runs, seeded with the problem's
-        (whose cubins the seeded graphs name by absolute path), the problem's where its
-        baseline is made, else the server's."""
+    def _caches(self, job: dict, slot: int, workdir: Path) -> tuple[Path, Path, Path | None]:
+        """(Triton's, Inductor's) cache directory for a child, and where its problem's caches
+        are when they were copied into its own: its own where candidate code runs, the
+        problem's where its baseline is made, else the server's."""
         if job.get("kind") == "baseline":
             own = caches.baseline(self.root, job["problem_key"])
-            return own["triton"], own["inductor"], []
+            return own["triton"], own["inductor"], None
         if job.get("candidate_code") is not None:
             own = caches.private(workdir)
             key = job.get("problem_key")
             seeded = bool(key) and caches.seed(self.root, key, own)
-            return own["triton"], own["inductor"], [caches.problem_dir(self.root, key)] if seeded else []
+            return own["triton"], own["inductor"], caches.problem_dir(self.root, key) if seeded else None
         shared = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(self.root / "inductor")
-        return self.root / f"triton-{slot}", Path(shared), []
+        return self.root / f"triton-{slot}", Path(shared), None
 
     def _poll(self) -> list[_Child]:
         now = time.monotonic()
@@ -393,13 +394,29 @@ def _out_of_memory(verdict: dict | None) -> bool:
     return verdict.get("failure_code") == codes.OOM or "out of memory" in text
 
 
-def _confine(workdir: Path, cache_dirs: list[Path], lock: Path, read: list[Path]) -> None:
+def _confine(workdir: Path, cache_dirs: list[Path], lock: Path, shown_at: Path | None) -> None:
+    """Isolate the child; a seeded child's own caches are shown where its problem's are."""
     from kcorpus.verify import isolation
 
     for d in cache_dirs:
         d.mkdir(parents=True, exist_ok=True)
+    binds = [(str(cache_dirs[0].parent), str(shown_at))] if shown_at is not None else []
     isolation.confine(isolation.Paths(write=[str(workdir), *map(str, cache_dirs), str(lock)],
-                                      read=list(map(str, read))))
+                                      binds=binds))
+
+
+def _seeded(triton: Path, inductor: Path, shown_at: Path) -> tuple[Path, Path]:
+    """A seeded child's cache directories: its copy of the problem's, at the problem's path
+    (the paths inside the copy name files there). Where that bind could not be made, the copy
+    is emptied instead, and the child compiles from nothing in its own."""
+    from kcorpus.verify import isolation
+
+    if isolation.BOUND:
+        return shown_at / triton.name, shown_at / inductor.name
+    for d in (triton, inductor):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    return triton, inductor
 
 
 def _die_with_parent() -> None:
