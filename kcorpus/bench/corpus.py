@@ -55,6 +55,8 @@ def catalog_counts(cat: Catalog) -> dict:
         "verdicts": one("SELECT count(*) FROM verdicts"),
         "passed": one("SELECT count(*) FROM verdicts WHERE passed"),
         "timed": one("SELECT count(*) FROM verdicts WHERE passed AND speedup_eager IS NOT NULL"),
+        "timed_against_compile": one("SELECT count(*) FROM verdicts "
+                                     "WHERE passed AND speedup_compile IS NOT NULL"),
         "dedup_clusters": one("SELECT count(DISTINCT cluster_id) FROM dedup"),
         "decontaminated": one("SELECT count(*) FROM contamination"),
     }
@@ -63,17 +65,19 @@ def catalog_counts(cat: Catalog) -> dict:
 def verify_phases(cat: Catalog) -> dict:
     """Where verification spent its time: children's seconds in all, and per phase the sum and
     the median over the verdicts that reached it (gpu_lock_wait: waiting for the timing lock)."""
-    rows = cat.rows("SELECT seconds, phase_seconds, failure_code, gpu_peak_mb, memory_mb "
+    rows = cat.rows("SELECT seconds, phase_seconds, failure_code, gpu_peak_mb, memory_mb, flags "
                     "FROM verdicts")
     phases: dict[str, list[float]] = {}
     for r in rows:
         for name, s in json.loads(r["phase_seconds"] or "{}").items():
             phases.setdefault(name, []).append(float(s))
     codes = Counter(r["failure_code"] or "passed" for r in rows)
+    flags = Counter(f for r in rows for f in r["flags"] or [])
     return {"child_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
             "phases": {n: {"sum": round(sum(v), 1), "median": round(statistics.median(v), 3)}
                        for n, v in sorted(phases.items())},
-            "verdicts_by_code": dict(codes.most_common()), "memory": memory_fit(rows)}
+            "verdicts_by_code": dict(codes.most_common()), "flags": dict(flags.most_common()),
+            "memory": memory_fit(rows)}
 
 
 def memory_fit(jobs: list[dict]) -> dict:

@@ -4,8 +4,10 @@
 # 0.3.1: a smaller resized batch, inputs drawn on the GPU, outputs compared in chunks;
 # 0.3.2: compile caches of its own for every candidate, the torch.compile baseline's seeded
 # from a trusted compile per problem (no candidate can plant artifacts for another);
-# 0.3.3: seeded baselines compile on the GPU (0.3.2's failed on most problems: RESULTS.md s15)
-VERIFIER_VERSION = "0.3.3"
+# 0.3.3: the baseline writes its caches where they stay (its compiles still failed on the H200);
+# 0.3.4: a seeded candidate sees its copy at the problem's path (0.3.2-0.3.3: most GPU verdicts
+# lost speedup_compile to a failed seeded compile: RESULTS.md, session 15)
+VERIFIER_VERSION = "0.3.4"
 
 # static stage
 NO_CODE = "NO_CODE"                        # the completion holds no program
