@@ -240,6 +240,9 @@ class ProbeBudget(_Model):
 
     seconds: float = Field(4.0, gt=0, description="estimated seconds on one CPU thread")
     memory_mb: float = Field(2048.0, ge=64, description="estimated MB of tensors")
+    shared: int = Field(8, ge=1, description=(
+        "probes of one source run in one child on a GPU, one after another (one CUDA context "
+        "for them all: verify/shared_child.py); 1: a child each"))
 
 
 class VerifyConfig(_Model):

@@ -32,7 +32,7 @@ from kcorpus.verify import sandbox
 
 # problems never probed, and on a GPU those the CPU found too large to check
 TODO_SQL = """
-SELECT problem_id AS id, [code] AS programs FROM problems p
+SELECT problem_id AS id, [code] AS programs, source_id FROM problems p
 WHERE NOT EXISTS (SELECT 1 FROM probes r WHERE r.problem_id = p.problem_id
                   AND (r.checked_on IS DISTINCT FROM '' OR ? = 'cpu'))
 ORDER BY problem_id"""
@@ -50,7 +50,7 @@ def check_problems(catalog: Catalog, cfg: VerifyConfig) -> dict[str, int]:
     guesses = catalog.rows(GUESSES_SQL)
     budget = {"seconds": cfg.probe.seconds, "memory_mb": cfg.probe.memory_mb}
     jobs = [{"kind": "probe", "id": r["id"], "programs": r["programs"], "device": device,
-             "budget": budget} for r in problems + guesses]
+             "budget": budget, "source_id": r["source_id"]} for r in problems + guesses]
     by_guess = {g["id"]: g for g in guesses}
     probes, inferred, rejects = [], [], []
     with bar(f"problems ({device})", total=len(jobs)) as progress:
@@ -114,15 +114,18 @@ def _repairs(programs: list[str], tried: list[dict]) -> list[str]:
 def _answers(first: list[dict], follow, cfg: VerifyConfig, device: str):
     if not first:
         return
-    from kcorpus.verify import gpu_slots, stream
+    from kcorpus.verify import gpu_slots, shared_child, stream
     from kcorpus.verify.pool import LOOKAHEAD
 
     limits = sandbox.Limits.from_config(cfg, device)
+    # fed as far ahead as the server reads for its admission by memory (pool.LOOKAHEAD): a
+    # repair needs no hurry, and small probes go ahead of big ones that do not fit yet
+    run = lambda jobs, fol: stream.run_stream(jobs, fol, limits, device,  # noqa: E731
+                                              window=LOOKAHEAD * limits.parallel)
+    # on a GPU, probes of one source share a child: one CUDA context for several
+    size = cfg.probe.shared if device == "cuda" else 1
     with gpu_slots.hold_gpu(device, cfg.gpu_slots):
-        # fed as far ahead as the server reads for its admission by memory (pool.LOOKAHEAD):
-        # a repair needs no hurry, and small probes go ahead of big ones that do not fit yet
-        yield from stream.run_stream(first, follow, limits, device,
-                                     window=LOOKAHEAD * limits.parallel)
+        yield from shared_child.run_shared(first, follow, run, size, key=lambda j: j["source_id"])
 
 
 def _label_from_aten(catalog: Catalog, probes: list[dict], scalar: dict[str, bool]) -> None:

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kcorpus.verify import caches, codes
+from kcorpus.verify import caches, codes, shared_child
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class _Child:
     stderr_path: Path | None = None
     extra: dict = field(default_factory=dict)
     crowded: bool = False  # another child ran beside it at some point
+    parts: list = field(default_factory=list)  # a shared child's answers so far (shared_child.py)
 
 
 class GpuLock:
@@ -226,8 +227,8 @@ class ForkPool:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             out = os.fdopen(write_fd, "w", buffering=1)
 
-            def report(phase: str) -> None:
-                out.write(json.dumps({"phase": phase}) + "\n")
+            def report(phase: str, **extra) -> None:
+                out.write(json.dumps({"phase": phase, **extra}) + "\n")
 
             verdict = self.run_job(job, self.lock, report)
             out.write(json.dumps({"verdict": verdict}) + "\n")
@@ -319,6 +320,9 @@ class ForkPool:
             child.tuned_s += spent
             child.deadline += spent
             child.tuning_since = None
+        elif msg.get("phase") == "part":  # one job of a shared child ended: the next has its time
+            child.parts.append(msg["answer"])
+            child.deadline = time.monotonic() + _timeout_s(child.job, self.cfg)
         elif "verdict" in msg and child.verdict is None:
             child.verdict = msg["verdict"]
 
@@ -328,6 +332,8 @@ class ForkPool:
         del self.children[pid]
         if child.verdict is None:
             child.verdict = failed_verdict(child.job, *death_reason(status, child.stderr_path))
+        if child.job.get("kind") == shared_child.KIND:
+            child.verdict.update(kind=shared_child.KIND, answers=child.parts)
         workdir = child.stderr_path.parent
         if child.job.get("kind") == "baseline" and not child.verdict.get("ok"):
             caches.discard(self.root, child.job["problem_key"])

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import gc
 import importlib.util
 import itertools
 import json
@@ -177,6 +178,8 @@ def run_job(job: dict, lock: GpuLock, report) -> dict:
         from kcorpus.verify.baseline import compile_reference
 
         return compile_reference(job, lambda code: _module("kc_reference", code))
+    if job.get("kind") == "shared":
+        return run_shared(job, lock, report)
     if job.get("kind") == "inductor":
         from kcorpus.verify.inductor_gen import generate
 
@@ -217,6 +220,39 @@ def gpu_peak_mb() -> float | None:
     if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
         return None
     return round(torch.cuda.max_memory_reserved() / 2**20, 1)
+
+
+def run_shared(job: dict, lock: GpuLock, report) -> dict:
+    """The jobs of a shared child (shared_child.py), one after another, each answer reported
+    as it ends. One that ran out of memory is reported for a run alone; after a CUDA error
+    (the context is lost for every later job) the job is reported so and the rest are left."""
+    import torch
+
+    dtype = torch.get_default_dtype()
+    for sub in job["jobs"]:
+        answer = run_job(sub, lock, report)
+        healthy = _cuda_healthy()
+        suspect = not healthy or "out of memory" in json.dumps(answer).lower()
+        report("part", answer={"id": sub["id"], "retry": True} if suspect else answer)
+        if not healthy:
+            break
+        torch.set_default_dtype(dtype)  # what one module set is not the next one's
+        torch.set_grad_enabled(True)
+        gc.collect()
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+    return {"id": job["id"]}
+
+
+def _cuda_healthy() -> bool:
+    import torch
+
+    try:
+        if torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+        return True
+    except Exception:  # noqa: BLE001  (a sticky CUDA error: this context is done)
+        return False
 
 
 def _torch_setup() -> None:
