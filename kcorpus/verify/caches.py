@@ -12,13 +12,13 @@ candidate child of that problem then starts with a copy of them (`seed`), so its
 compile finds the reference's graph and kernels compiled. Problems are told apart by their
 code (`problem_key`): two candidates of one problem share its caches.
 
-The baseline writes where the problem's caches stay, not in its own working directory to be
-moved later: Inductor's cached graphs hold absolute paths of their kernels' cubins (torch
-2.11's static CUDA launcher), and a seeded candidate loads them from there. Moved, the paths
-named a deleted directory, and every candidate's compile failed writing into it (on the H200,
-215 of 249 verdicts, RESULTS.md session 15). The problem's directory is read-only to
-candidates (only their own working directory is writable), so a candidate reads the
-baseline's cubins but cannot plant one for the next candidate.
+The baseline writes where the problem's caches stay (`problem_dir`), and each seeded candidate
+sees its copy at that same path (a private bind mount: pool.py, isolation.py). What Inductor
+caches holds absolute paths into the caches it was made in (a cached autotuner saves its best
+config beside its kernel's source), so a copy elsewhere leads back to the original. On the
+H200, with the caches moved and then read-only, 215 of 249 and 116 of 119 seeded compiles
+failed writing there (RESULTS.md, session 15). Through the bind, every such path leads to the
+candidate's own copy: it may write there, and no other child sees what it wrote.
 
 Jobs without candidate code (probes, Inductor's source generation) run only mined reference
 code and keep the server's shared caches: a per-slot Triton cache and one Inductor cache.
