@@ -5,6 +5,8 @@ a group and a job that runs past its time, through the real fork server and prob
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from kcorpus.verify import sandbox, shared_child, stream
@@ -58,6 +60,26 @@ def test_a_job_a_shared_child_did_not_answer_runs_again_alone_and_follow_ups_sti
     assert log[0] == "shared:c1+3" and sorted(log[1:]) == ["lost2", "oom3", "repair-c1"]
 
 
+def test_a_group_killed_for_its_time_gives_that_verdict_to_the_job_it_was_running():
+    """Alone, a job that hangs would only run out its time again: it keeps the group's verdict,
+    and only the jobs after it run again."""
+    group = {"id": "shared:t1+3", "kind": shared_child.KIND, "failure_code": "TIMEOUT",
+             "message": "no verdict within 240s; killed", "answers": [{"id": "t1", "ok": True}]}
+    jobs = [_job(f"t{i}", "T") for i in range(1, 5)]
+    answers, again = shared_child.settle(group, jobs)
+    assert [a["id"] for a in answers] == ["t1", "t2"]
+    assert answers[1]["failure_code"] == "TIMEOUT" and answers[1]["shared_child"]
+    assert [j["id"] for j in again] == ["t3", "t4"]
+
+
+def test_a_crashed_group_runs_every_job_it_left_again():
+    group = {"id": "shared:k1+2", "kind": shared_child.KIND, "failure_code": "CRASH",
+             "answers": [{"id": "k1", "ok": True}, {"id": "k2", "retry": True}]}
+    answers, again = shared_child.settle(group, [_job("k1", "K"), _job("k2", "K"), _job("k3", "K")])
+    assert [a["id"] for a in answers] == ["k1"]
+    assert [j["id"] for j in again] == ["k2", "k3"]
+
+
 def test_one_child_size_is_the_plain_stream():
     log: list = []
     jobs = [_job("d1", "D"), _job("d2", "D")]
@@ -105,16 +127,19 @@ def test_through_the_real_server_a_crash_in_a_group_costs_only_its_own_answer():
 def test_a_group_has_each_jobs_time_limit_not_their_sum():
     """Three slow probes (each forward sleeps) then one that hangs, in one child with a limit
     each slow probe keeps to but the three together do not: each resets the deadline as it
-    ends, so all three answer in the shared child; the hang is killed, then again alone."""
+    ends, so all three answer in the shared child; the hang gets the timeout, once."""
     slow = ["w1", "w2", "w3"]
     alone = _real([_probe("w0", _SLOW)], size=1)["w0"]
     limit = 1.3 * alone["seconds"]
+    t = time.monotonic()
     got = _real([*(_probe(i, _SLOW) for i in slow), _probe("hang", _HANG)], size=4,
                 timeout_s=limit)
+    spent = time.monotonic() - t
     assert [got[i]["ok"] for i in slow] == [0] * 3
     assert sum(got[i]["seconds"] for i in slow) > limit  # together past the limit
     assert not any("child_rss_mb" in got[i] for i in slow)  # all from the one shared child
-    assert got["hang"]["failure_code"] == "TIMEOUT", got["hang"]
+    assert got["hang"]["failure_code"] == "TIMEOUT" and got["hang"]["shared_child"], got["hang"]
+    assert spent < sum(got[i]["seconds"] for i in slow) + 2 * limit  # not run out twice
 
 
 @pytest.mark.gpu

@@ -323,6 +323,7 @@ class ForkPool:
         elif msg.get("phase") == "part":  # one job of a shared child ended: the next has its time
             child.parts.append(msg["answer"])
             child.deadline = time.monotonic() + _timeout_s(child.job, self.cfg)
+            child.tuned_s = 0.0
         elif "verdict" in msg and child.verdict is None:
             child.verdict = msg["verdict"]
 

@@ -14,17 +14,20 @@ another repository's. Candidates are never grouped: each keeps a child of its ow
 
 wraps `run(first, follow)` (stream.run_stream's shape): the first jobs go in groups, and
 every answer comes back one per job, as if each had run alone. The child reports each job's
-answer as it ends (worker.run_shared); the server resets the group's deadline at each one (a
-group has each job's time limit, not their sum) and hands the answers on with the group's own
-(pool.py). A job whose answer did not come back (the child crashed, hung, or ran out of memory
-on it), or came back suspect (out of memory, with the memory of the jobs before it maybe still
-held; or before a CUDA error, which poisons the context for every later job), runs again
+answer as it ends (worker.run_shared), and the server hands the answers on with the group's
+own (pool.py). A group has each job's time limit and tuning budget, not their sum: the server
+resets both at each answer. The job a group was running when it was killed for its time gets
+that verdict. A job whose answer did not come back otherwise (the child crashed or ran out of
+memory), or came back suspect (out of memory, with the memory of the jobs before it maybe
+still held; or before a CUDA error, which poisons the context for every later job), runs again
 alone, as a follow-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+
+from kcorpus.verify import codes
 
 KIND = "shared"
 
@@ -49,18 +52,33 @@ def group_job(jobs: list[dict]) -> dict:
             "timeout_s": max(timeouts) if timeouts else None}
 
 
-def answered(group_answer: dict) -> dict[str, dict]:
-    """The jobs of a group that came back with an answer to keep, by id."""
-    return {a["id"]: a for a in group_answer.get("answers") or [] if not a.get("retry")}
+def settle(group_answer: dict, jobs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(answers, jobs to run again alone) from a group's answer. A group killed for its time
+    (a hang, an endless autotune) gives the job it was running that verdict: alone it would
+    only run out its time once more. Any other end of the child (a crash, out of memory) may
+    come of the jobs before, so the jobs it left run again alone."""
+    kept = {a["id"]: a for a in group_answer.get("answers") or [] if not a.get("retry")}
+    reported = {a["id"] for a in group_answer.get("answers") or []}
+    left = [j for j in jobs if j["id"] not in kept]
+    running = next((j for j in jobs if j["id"] not in reported), None)
+    if running is not None and group_answer.get("failure_code") in TIMED_OUT:
+        verdict = {k: v for k, v in group_answer.items() if k not in ("kind", "answers", "id")}
+        kept[running["id"]] = {"id": running["id"], **verdict, "shared_child": True}
+        left.remove(running)
+    return list(kept.values()), left
+
+
+TIMED_OUT = (codes.TIMEOUT, codes.AUTOTUNE_TIMEOUT)  # a child killed for its time
 
 
 def run_shared(first: Iterable[dict], follow: Callable[[dict], list[dict]], run,
-                size: int, key: Callable[[dict], object]) -> Iterator[dict]:
+               size: int, key: Callable[[dict], object]) -> Iterator[dict]:
     """Each job's answer (and its follow-ups'), with the first jobs run `size` to a child."""
     if size <= 1:
         yield from run(first, follow)
         return
     jobs_of: dict[str, list[dict]] = {}
+    settled: dict[str, list[dict]] = {}
 
     def planned() -> Iterator[dict]:
         for job in groups(first, size, key):
@@ -71,13 +89,12 @@ def run_shared(first: Iterable[dict], follow: Callable[[dict], list[dict]], run,
     def follow_group(answer: dict) -> list[dict]:
         if answer.get("kind") != KIND:
             return follow(answer)
-        kept = answered(answer)
-        again = [j for j in jobs_of[answer["id"]] if j["id"] not in kept]
-        return [f for a in kept.values() for f in follow(a)] + again
+        answers, again = settle(answer, jobs_of.pop(answer["id"]))
+        settled[answer["id"]] = answers
+        return [f for a in answers for f in follow(a)] + again
 
     for answer in run(planned(), follow_group):
         if answer.get("kind") != KIND:
             yield answer
-            continue
-        yield from answered(answer).values()
-        del jobs_of[answer["id"]]
+        else:
+            yield from settled.pop(answer["id"])
