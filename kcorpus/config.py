@@ -208,6 +208,11 @@ class InductorBackend(_Model):
     verify_as_made: bool = Field(False, description=(
         "verify each candidate as soon as its compile ends, in the same GPU server (within "
         "this budget and deadline; the verify stage then verifies what is left)"))
+    shared: int = Field(1, ge=1, description=(
+        "jobs of one problem (its modes) run in one child of the fork server, one after "
+        "another (verify/shared_child.py): the child's start and Inductor's first-use costs "
+        "paid once; 1: a child each. A deadline that cuts a shared child loses its finished "
+        "jobs too"))
 
     @model_validator(mode="after")
     def _deadline_after_budget(self):

@@ -26,7 +26,7 @@ from kcorpus.progress import bar
 from kcorpus.rejects import reject_row
 from kcorpus.synth.backend import BackendUnavailable, Completion, candidate_row
 from kcorpus.synth.inductor_program import AssemblyError, assemble
-from kcorpus.verify import admission, codes, gpu_slots, sandbox, stream
+from kcorpus.verify import admission, codes, gpu_slots, sandbox, shared_child, stream
 
 # ATen ops that Inductor's max-autotune lowers to a Triton template (GEMM, convolution)
 TEMPLATE_OPS = {"mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution", "_int_mm",
@@ -99,9 +99,11 @@ class InductorBackend:
         slots = cfg.gpu_slots if cfg else 1
         with gpu_slots.hold_gpu("cuda", slots), \
                 bar("synth (inductor)", total=len(jobs)) as progress:  # autotuning uses the GPU
-            for answer in stream.run_stream(jobs, follow, limits, "cuda",
-                                            budget_s=self.spec.budget_s,
-                                            deadline_s=self.spec.deadline_s):
+            run = lambda js, fol: stream.run_stream(js, fol, limits, "cuda",  # noqa: E731
+                                                    budget_s=self.spec.budget_s,
+                                                    deadline_s=self.spec.deadline_s)
+            for answer in shared_child.run_shared(jobs, follow, run, self.spec.shared,
+                                                  key=lambda j: json.loads(j["id"])[0]):
                 if answer["id"] in compiles:  # verdicts are the verify stage's to count
                     progress.advance()
 
