@@ -59,6 +59,7 @@ case "${1:-}" in
     tar czf "$3" -C "$tmp" "$top" && rm -rf "$tmp" && ls -la "$3"
     ;;
   start)  # from a copy of the checkout and sources under $WORK: later calls may replace them
+    rm -f "$WORK/rc" "$WORK/run_recorded" "$WORK/seconds"  # a warm machine's last run's
     mkdir -p "$WORK/repo" && tar --exclude=./.whl --exclude=./.git --exclude=./.state \
       -cf - . | (cd "$WORK/repo" && tar xf -)
     if [ -n "${3:-}" ]; then tar xzf "$3" -C "$WORK" || exit 1; echo "state: $(ls $WORK)"; fi
