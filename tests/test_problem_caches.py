@@ -44,9 +44,10 @@ def _candidate(i: str, problem: str, **extra) -> dict:
             "device": "cuda", **extra}
 
 
-def _run(jobs: list[dict], parallel: int, run_job=_stand_in, isolate=True) -> tuple[dict, list]:
+def _run(jobs: list[dict], parallel: int, run_job=_stand_in, isolate=True,
+         timeout_s: float = 30) -> tuple[dict, list]:
     """Verdicts by id, and the end state of each problem's baseline."""
-    pool = ForkPool(PoolConfig(parallel=parallel, timeout_s=30, isolate=isolate), run_job)
+    pool = ForkPool(PoolConfig(parallel=parallel, timeout_s=timeout_s, isolate=isolate), run_job)
     try:
         got = {v["id"]: v for v in pool.run(jobs)}
         return got, sorted(pool.baselines.values())
@@ -173,7 +174,7 @@ def test_real_inductor_compiles_from_the_seeded_copy_inside_the_sandbox():
     """torch.compile in confined children: the baseline's FX graph is found by every candidate
     in its own copy (a cache hit, no miss), and the compiled code runs."""
     got, baselines = _run([_candidate(f"r{i}", "R") for i in range(2)], parallel=2,
-                          run_job=_compile_stand_in)
+                          run_job=_compile_stand_in, timeout_s=300)  # C++ builds, cold, on 2 cores
     assert baselines == ["done"]
     for v in got.values():
         assert (v.get("hits"), v.get("misses")) == (1, 0), v
