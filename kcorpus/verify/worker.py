@@ -241,6 +241,7 @@ def run_shared(job: dict, lock: GpuLock, report) -> dict:
         gc.collect()
         if torch.cuda.is_initialized():
             torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()  # each job's gpu_peak_mb is its own
     return {"id": job["id"]}
 
 
