@@ -21,6 +21,8 @@
 #                                  here, before the first call: the Python files and licenses of
 #                                  the checkouts kernelbench.yaml names (CHECKOUTS/KernelBench,
 #                                  pytorch-image-models, Liger-Kernel) as one .tgz for `start`
+#   gpu_corpus.sh gputests [TEST...] the tests marked gpu (all of tests/ by default), after
+#                                  install: the last lines of pytest's report
 #   gpu_corpus.sh profile [N]      after a rebuild on this machine: N jobs of each kind drawn from
 #                                  its catalog (probe, inductor, verification) run one at a time
 #                                  and profiled (kcorpus.bench.child_costs): $OUT/costs.tgz
@@ -122,11 +124,15 @@ INNER
       rm -f verify_vs_kernelbench_h200.json verify_vs_kernelbench_detail.json \
         kernelbench_export_check.json)
     ;;
+  gputests)
+    shift
+    python3 -m pytest -q -p no:cacheprovider -m gpu "${@:-tests/}" 2>&1 | tail -25
+    ;;
   profile)
     [ -f $WORK/catalog.duckdb ] || { echo "no catalog in $WORK: run start first"; exit 3; }
     python3 -m kcorpus.bench.sample_jobs $WORK/catalog.duckdb $WORK/sampled.jsonl --n "${2:-6}" || exit 1
     python3 -m kcorpus.bench.child_costs $WORK/sampled.jsonl --out $WORK/costs --fork-checks | tail -30
     (cd $WORK && tar czf "$OUT/costs.tgz" costs sampled.jsonl)
     ;;
-  *) echo "usage: gpu_corpus.sh pack CHECKOUTS OUT.tgz | install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE] | profile [N]"; exit 2 ;;
+  *) echo "usage: gpu_corpus.sh pack CHECKOUTS OUT.tgz | install X... | start SRC [STATE] | collect [WAIT_S] | kernelbench KB [STATE] | gputests [TEST...] | profile [N]"; exit 2 ;;
 esac
