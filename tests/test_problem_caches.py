@@ -10,7 +10,10 @@ on the CPU. The last test runs the real baseline on a GPU, and is skipped withou
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -169,13 +172,29 @@ def _compile_stand_in(job, lock, report) -> dict:
             "misses": counters["inductor"]["fxgraph_cache_miss"]}
 
 
+_IN_A_FRESH_SERVER = """
+import json, sys
+from tests.test_problem_caches import _candidate, _compile_stand_in, _run
+got, baselines = _run([_candidate(f"r{i}", "R") for i in range(2)], parallel=2,
+                      run_job=_compile_stand_in, timeout_s=240)
+print(json.dumps({"got": got, "baselines": baselines}))
+"""
+
+
 @needs_binds
-def test_real_inductor_compiles_from_the_seeded_copy_inside_the_sandbox():
+def test_real_inductor_compiles_from_the_seeded_copy_inside_the_sandbox(tmp_path):
     """torch.compile in confined children: the baseline's FX graph is found by every candidate
-    in its own copy (a cache hit, no miss), and the compiled code runs."""
-    got, baselines = _run([_candidate(f"r{i}", "R") for i in range(2)], parallel=2,
-                          run_job=_compile_stand_in, timeout_s=300)  # C++ builds, cold, on 2 cores
-    assert baselines == ["done"]
+    in its own copy (a cache hit, no miss), and the compiled code runs. The server is a fresh
+    interpreter, as the real one is: a test process that has run other compiles holds threads
+    a forked child can deadlock on."""
+    env = {**os.environ, "TORCHINDUCTOR_COMPILE_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "unused"), "TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _IN_A_FRESH_SERVER], env=env, timeout=540,
+                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["baselines"] == ["done"], result
+    got = result["got"]
     for v in got.values():
         assert (v.get("hits"), v.get("misses")) == (1, 0), v
     assert got["r0"]["sum"] == got["r1"]["sum"]
