@@ -109,10 +109,12 @@ def test_inductor_jobs_cover_the_sources_in_the_order_the_pipeline_lists_them(tm
         cat.insert_new("probes", table_rows("probes", [
             {"problem_id": p, "ok": p != "p5", "flags": [], "aten_ops": []}
             for p, _ in problems]))
-        order = [r["problem_id"] for r in _in_source_order(cat, cfg)]
+        rows = _in_source_order(cat, cfg)
+        order = [r["problem_id"] for r in rows]
     # org/first (p3), then second (p2), then org/third (p0, p4), then what no source names
     # (p1); p5 is not sound
     assert order == ["p3", "p2", "p0", "p4", "p1"]
+    assert [r["source_rank"] for r in rows] == [0, 1, 2, 2, 3]  # what `cheapest` sorts within
 
 
 def test_cheapest_order_puts_the_jobs_that_hold_least_memory_first():
@@ -130,6 +132,22 @@ def test_cheapest_order_puts_the_jobs_that_hold_least_memory_first():
     assert ids(Spec(kind="inductor")) == ["big", "small", "unprobed", "mid"]
     assert ids(Spec(kind="inductor", order="cheapest")) == ["unprobed", "small", "mid", "big"]
     assert ids(Spec(kind="inductor", order="cheapest", max_problems=2)) == ["small", "big"]
+
+
+def test_cheapest_order_sorts_within_each_source_so_a_budget_still_covers_the_first():
+    """A source listed first whose problems are all large (KernelBench level 1) still goes
+    first: `cheapest` orders each source's problems, not the sources' problems together."""
+    from kcorpus.config import InductorBackend as Spec
+    from kcorpus.synth.inductor import ordered
+
+    mb = 2**20
+    fig = lambda n: {"weights": 0, "given": n * mb, "peak": 1}  # noqa: E731
+    probs = [{"problem_id": "kb-huge", "source_rank": 0, "figures": fig(9000)},
+             {"problem_id": "kb-big", "source_rank": 0, "figures": fig(2000)},
+             {"problem_id": "timm-small", "source_rank": 1, "figures": fig(1)},
+             {"problem_id": "timm-mid", "source_rank": 1, "figures": fig(50)}]
+    got = [p["problem_id"] for p in ordered(probs, Spec(kind="inductor", order="cheapest"))]
+    assert got == ["kb-big", "kb-huge", "timm-small", "timm-mid"]
 
 
 def test_verify_runs_the_least_memory_first_when_told_and_the_biggest_first_otherwise():

@@ -30,6 +30,7 @@ def test_recorded_inductor_output_becomes_a_modelnew_program(answer):
     assert {"ModelNew", "inductor_call", "_inductor_forward"} <= top
     assert not top & {"Model", "get_inputs", "get_args", "benchmark_compiled_module"}
     assert "if __name__" not in program
+    assert "# kernel path:" in answer["code"] and "kernel path" not in program  # a host's path
     assert "ModelNew.forward = _inductor_forward" in program
     assert "inductor_call([self._modules[" in program and "x.size()[0]" in program
     # generated programs skip the structural checks, and nothing else

@@ -171,10 +171,14 @@ def _pending_row(c: Completion, problem: dict) -> dict:
 
 
 def ordered(problems: list[dict], spec) -> list[dict]:
-    """The problems to make jobs for, in the order they go (`spec.order`, `spec.max_problems`)."""
+    """The problems to make jobs for, in the order they go (`spec.order`, `spec.max_problems`).
+    `cheapest` sorts within each source (`source_rank`, the order the pipeline lists them), so
+    a budget that cuts the backend short still covers the sources listed first: sorted across
+    sources, the one with the largest inputs (KernelBench level 1) came last and got nothing."""
     chosen = problems if spec.max_problems is None else problems[: spec.max_problems]
     if spec.order == "cheapest":  # stable: source order within equal estimates
-        chosen = sorted(chosen, key=lambda p: admission.inductor_mb(p.get("figures"), False))
+        chosen = sorted(chosen, key=lambda p: (p.get("source_rank", 0),
+                                               admission.inductor_mb(p.get("figures"), False)))
     return chosen
 
 

@@ -15,6 +15,9 @@ import re
 from kcorpus.mine.extract import first_line, rename
 
 _DROP = {"benchmark_compiled_module", "get_args", "get_inputs", "get_init_inputs"}
+# Inductor notes each kernel's file in its cache, a sandbox directory gone once the compile
+# ends: a host path in the corpus, and the same kernel different text from child to child
+_KERNEL_PATH = re.compile(r"^# kernel path: .*\n", re.M)
 
 
 class AssemblyError(ValueError):
@@ -26,7 +29,8 @@ def assemble(reference: str, generated: str, args: list[str], outputs: list) -> 
     signature = forward_signature(reference)
     exprs = [arg_expression(a, params) for a in args]
     ref = rename(_without(reference, _DROP), "Model", "ModelNew")
-    gen = rename(_without(generated, _DROP, main_guard=True), "call", "inductor_call")
+    gen = rename(_without(_KERNEL_PATH.sub("", generated), _DROP, main_guard=True), "call",
+                 "inductor_call")
     if outputs[0] == "tensor":
         ret = "outputs[0]"
     else:

@@ -120,7 +120,9 @@ def _in_source_order(catalog: Catalog, cfg: PipelineConfig) -> list[dict]:
     for i, spec in enumerate(cfg.sources):
         if (name := source_name(spec)) is not None:
             rank.setdefault(name, i)
-    rows.sort(key=lambda r: rank.get(r.pop("repo_name"), len(rank)))  # stable: ids within
+    for r in rows:
+        r["source_rank"] = rank.get(r.pop("repo_name"), len(rank))
+    rows.sort(key=lambda r: r["source_rank"])  # stable: ids within
     return rows
 
 
