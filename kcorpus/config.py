@@ -203,9 +203,9 @@ class InductorBackend(_Model):
         "wall-clock seconds after which the jobs still running are killed and wait, like the "
         "unstarted ones, for the next run (the stage then ends by then)"))
     order: Literal["source", "cheapest"] = Field("source", description=(
-        "which jobs go first: the pipeline's sources in the order listed, or, source by "
-        "source in that order, the problems whose jobs hold the least memory (most jobs at "
-        "once, most candidates per second)"))
+        "which jobs go first: the pipeline's sources in the order listed, or the sources in "
+        "turn, each its problems whose jobs hold the least memory first (most jobs at once, "
+        "most candidates per second, and every source reached within a budget)"))
     verify_as_made: bool = Field(False, description=(
         "verify each candidate as soon as its compile ends, in the same GPU server (within "
         "this budget and deadline; the verify stage then verifies what is left)"))

@@ -134,9 +134,9 @@ def test_cheapest_order_puts_the_jobs_that_hold_least_memory_first():
     assert ids(Spec(kind="inductor", order="cheapest", max_problems=2)) == ["small", "big"]
 
 
-def test_cheapest_order_sorts_within_each_source_so_a_budget_still_covers_the_first():
-    """A source listed first whose problems are all large (KernelBench level 1) still goes
-    first: `cheapest` orders each source's problems, not the sources' problems together."""
+def test_cheapest_order_takes_the_sources_in_turn_each_cheapest_first():
+    """A source whose problems are all large (KernelBench level 1) is not left for last: the
+    sources take turns, in the order listed, each giving its cheapest problem left."""
     from kcorpus.config import InductorBackend as Spec
     from kcorpus.synth.inductor import ordered
 
@@ -145,9 +145,11 @@ def test_cheapest_order_sorts_within_each_source_so_a_budget_still_covers_the_fi
     probs = [{"problem_id": "kb-huge", "source_rank": 0, "figures": fig(9000)},
              {"problem_id": "kb-big", "source_rank": 0, "figures": fig(2000)},
              {"problem_id": "timm-small", "source_rank": 1, "figures": fig(1)},
-             {"problem_id": "timm-mid", "source_rank": 1, "figures": fig(50)}]
+             {"problem_id": "timm-mid", "source_rank": 1, "figures": fig(50)},
+             {"problem_id": "timm-large", "source_rank": 1, "figures": fig(900)},
+             {"problem_id": "liger", "source_rank": 2, "figures": fig(5)}]
     got = [p["problem_id"] for p in ordered(probs, Spec(kind="inductor", order="cheapest"))]
-    assert got == ["kb-big", "kb-huge", "timm-small", "timm-mid"]
+    assert got == ["kb-big", "timm-small", "liger", "kb-huge", "timm-mid", "timm-large"]
 
 
 def test_verify_runs_the_least_memory_first_when_told_and_the_biggest_first_otherwise():

@@ -172,14 +172,21 @@ def _pending_row(c: Completion, problem: dict) -> dict:
 
 def ordered(problems: list[dict], spec) -> list[dict]:
     """The problems to make jobs for, in the order they go (`spec.order`, `spec.max_problems`).
-    `cheapest` sorts within each source (`source_rank`, the order the pipeline lists them), so
-    a budget that cuts the backend short still covers the sources listed first: sorted across
-    sources, the one with the largest inputs (KernelBench level 1) came last and got nothing."""
+    `cheapest` sorts each source's problems by the memory their jobs hold and takes the sources
+    in turn (`source_rank`, the order the pipeline lists them): a budget that cuts the backend
+    short still reaches every source, and a source whose jobs hold the most memory, a few at a
+    time (KernelBench level 1, 6-32 GB each), runs beside small ones instead of after them.
+    Sorted across sources, level 1 came last and got nothing; listed first, it held the card
+    at 0.6 jobs a second instead of 1.3 (RESULTS.md, session 16)."""
     chosen = problems if spec.max_problems is None else problems[: spec.max_problems]
-    if spec.order == "cheapest":  # stable: source order within equal estimates
-        chosen = sorted(chosen, key=lambda p: (p.get("source_rank", 0),
-                                               admission.inductor_mb(p.get("figures"), False)))
-    return chosen
+    if spec.order != "cheapest":
+        return chosen
+    by_source: dict[int, list[dict]] = {}
+    for p in chosen:
+        by_source.setdefault(p.get("source_rank", 0), []).append(p)
+    queues = [sorted(ps, key=lambda p: admission.inductor_mb(p.get("figures"), False))
+              for _, ps in sorted(by_source.items())]  # stable: source order among equals
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
 
 
 def _differs(problem: dict, mode: str) -> bool:
