@@ -20,6 +20,7 @@ mode only: the second job would cost a compile and give the same code (which ded
 from __future__ import annotations
 
 import json
+from itertools import zip_longest
 import re
 
 from kcorpus.progress import bar
@@ -186,7 +187,7 @@ def ordered(problems: list[dict], spec) -> list[dict]:
         by_source.setdefault(p.get("source_rank", 0), []).append(p)
     queues = [sorted(ps, key=lambda p: admission.inductor_mb(p.get("figures"), False))
               for _, ps in sorted(by_source.items())]  # stable: source order among equals
-    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+    return [p for turn in zip_longest(*queues) for p in turn if p is not None]
 
 
 def _differs(problem: dict, mode: str) -> bool:
